@@ -1,0 +1,84 @@
+/**
+ * The narrow interfaces through which a RaftNode touches the world. Production wires real
+ * timers, sockets and LMDB; the simulator wires a virtual clock, a simulated network and a
+ * simulated disk. The node code is the same in both.
+ */
+import type { Entry, HardState, Message, Snapshot, SnapshotMeta } from '../raft/types.ts';
+
+/** Time, in milliseconds. Virtual in the simulator. */
+export interface Clock {
+  now(): number;
+  /** Runs `fn` once after `delayMs`. Returns a function that cancels it. */
+  setTimer(delayMs: number, fn: () => void): () => void;
+}
+
+/** A source of randomness. Seeded and deterministic in the simulator. */
+export interface Random {
+  /** Uniform integer in [0, 2^32). */
+  nextUint32(): number;
+  /** Uniform integer in [0, maxExclusive). maxExclusive must be in [1, 2^32]. */
+  nextInt(maxExclusive: number): number;
+  /** Uniform float in [0, 1). */
+  nextFloat(): number;
+}
+
+/** Unreliable, unordered, fire-and-forget delivery of Raft messages to peers. */
+export interface Transport {
+  send(message: Message): void;
+}
+
+/** Called once a write is durable, or with the error that prevented it. */
+export type DurableCallback = (error?: Error) => void;
+
+/** What a LogStore recovered when it was opened. */
+export interface LogStoreState {
+  readonly hardState: HardState;
+  readonly snapshot: SnapshotMeta;
+}
+
+/**
+ * The durable Raft log. Reads are synchronous (the core reads the stable log through them);
+ * writes are asynchronous and report durability through a callback.
+ */
+export interface LogStore {
+  initialState(): LogStoreState;
+  /** Index of the first entry still in the log (snapshot.index + 1 when compacted). */
+  firstIndex(): number;
+  /** Index of the last entry, or snapshot.index when the log is empty. */
+  lastIndex(): number;
+  /** Term of the entry at `index`; valid for snapshot.index <= index <= lastIndex(). Throws COMPACTED / UNAVAILABLE. */
+  term(index: number): number;
+  /** Entries in [lo, hi), stopping early after maxBytes (at least one entry is returned). Throws COMPACTED / UNAVAILABLE. */
+  entries(lo: number, hi: number, maxBytes: number): Entry[];
+  /**
+   * Persists a Ready's log changes: entries overwrite any existing entries from entries[0].index
+   * on (suffix truncation), then hardState is recorded. `done` runs once all of it is durable.
+   * Writes are applied in call order.
+   */
+  save(hardState: HardState | null, entries: readonly Entry[], done: DurableCallback): void;
+  /**
+   * Records a snapshot (from the local state machine or installed from the leader) and drops
+   * every entry it covers. Entries after it are kept when they agree with it (same term at
+   * snapshot.index), otherwise the whole log is discarded.
+   */
+  saveSnapshot(snapshot: Snapshot, done: DurableCallback): void;
+  /** The latest snapshot (data included), or null if none was ever saved. */
+  snapshot(): Snapshot | null;
+}
+
+/** The result of applying one entry. Opaque to the runtime; handed back to the proposer. */
+export type ApplyResult = unknown;
+
+/**
+ * The replicated state machine. `apply` must record the applied index atomically with the
+ * effects of the batch, so a crash never applies an entry twice or skips one.
+ */
+export interface StateMachine {
+  appliedIndex(): number;
+  /** Applies committed entries in order (including Empty entries, which only move the applied index). */
+  apply(entries: readonly Entry[]): ApplyResult[];
+  /** An image of the state at appliedIndex(). */
+  snapshot(): Uint8Array;
+  /** Replaces the whole state with a snapshot image taken at meta.index. */
+  restore(meta: SnapshotMeta, data: Uint8Array): void;
+}
