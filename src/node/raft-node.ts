@@ -1,0 +1,334 @@
+/**
+ * RaftNode drives the pure core with injected ports (Clock, Random, Transport, LogStore,
+ * StateMachine). Production and the simulator run this same class.
+ *
+ * It handles one Ready at a time, in the order of the DESIGN.md contract: persist (durably),
+ * then send, then apply, then advance. New input keeps arriving while a save is in flight and
+ * lands in the next Ready, which is how proposals are batched into one fsync.
+ *
+ * Everything is callback-based, never promise-based: under the simulator every continuation
+ * must run inside the event that caused it, or replay would not be deterministic.
+ */
+import { TesseraError } from '../errors.ts';
+import { raftConfig, type RaftConfig } from '../raft/config.ts';
+import { Raft, type RaftStatus } from '../raft/raft.ts';
+import type { Entry, HardState, Message, NodeId, Ready, Snapshot, SoftState } from '../raft/types.ts';
+import { assert } from '../util/assert.ts';
+import type { ApplyResult, Clock, LogStore, Random, StateMachine, Transport } from './ports.ts';
+
+export type Callback<T> = (error: Error | null, value?: T) => void;
+
+/** Hooks for observers (the simulator's checkers, metrics). They must not mutate what they see. */
+export interface NodeObserver {
+  roleChanged?(node: NodeId, soft: SoftState, term: number): void;
+  persisted?(node: NodeId, hardState: HardState | null, entries: readonly Entry[], snapshot: Snapshot | null): void;
+  applied?(node: NodeId, entries: readonly Entry[]): void;
+  snapshotInstalled?(node: NodeId, snapshot: Snapshot): void;
+}
+
+export interface RaftNodeOptions {
+  readonly id: NodeId;
+  readonly voters: readonly NodeId[];
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly transport: Transport;
+  readonly logStore: LogStore;
+  readonly stateMachine: StateMachine;
+  /** Milliseconds per Raft tick. */
+  readonly tickMs?: number;
+  /** Take a snapshot and compact the log after this many applied entries. */
+  readonly snapshotEvery?: number;
+  /** Pending proposals and reads fail with TIMEOUT after this long. */
+  readonly requestTimeoutMs?: number;
+  readonly raft?: Partial<Omit<RaftConfig, 'id' | 'voters' | 'applied'>>;
+  readonly observer?: NodeObserver;
+  /** Called when the node must stop (a storage failure or corruption). Defaults to throwing. */
+  readonly onFatal?: (error: Error) => void;
+}
+
+interface PendingProposal {
+  readonly term: number;
+  readonly deadline: number;
+  readonly cb: Callback<ApplyResult>;
+}
+
+interface PendingRead {
+  readonly deadline: number;
+  readonly cb: Callback<number>;
+  /** Set once the leader confirmed the read point. */
+  index: number;
+}
+
+export const DEFAULT_TICK_MS = 100;
+export const DEFAULT_SNAPSHOT_EVERY = 10_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
+
+export class RaftNode {
+  readonly id: NodeId;
+  readonly raft: Raft;
+  private readonly clock: Clock;
+  private readonly transport: Transport;
+  private readonly logStore: LogStore;
+  readonly stateMachine: StateMachine;
+  private readonly tickMs: number;
+  private readonly snapshotEvery: number;
+  private readonly requestTimeoutMs: number;
+  private readonly observer: NodeObserver;
+  private readonly onFatal: (error: Error) => void;
+
+  private readonly proposals = new Map<number, PendingProposal>();
+  private readonly reads = new Map<string, PendingRead>();
+  /** Confirmed reads waiting for apply to reach their index, in confirmation order. */
+  private readyReads: string[] = [];
+  private readSeq = 0;
+  private cancelTick: (() => void) | null = null;
+  private inFlight = false;
+  private pumping = false;
+  private stopped = false;
+  private lastSnapshotIndex: number;
+
+  constructor(opts: RaftNodeOptions) {
+    this.id = opts.id;
+    this.clock = opts.clock;
+    this.transport = opts.transport;
+    this.logStore = opts.logStore;
+    this.stateMachine = opts.stateMachine;
+    this.tickMs = opts.tickMs ?? DEFAULT_TICK_MS;
+    this.snapshotEvery = opts.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.observer = opts.observer ?? {};
+    this.onFatal =
+      opts.onFatal ??
+      ((e) => {
+        throw e;
+      });
+
+    // A volatile state machine (or one behind the log's snapshot) is rebuilt from the snapshot, then by replay.
+    const snap = this.logStore.snapshot();
+    if (snap && this.stateMachine.appliedIndex() < snap.meta.index) {
+      this.stateMachine.restore(snap.meta, snap.data);
+    }
+    this.lastSnapshotIndex = snap?.meta.index ?? 0;
+    const applied = this.stateMachine.appliedIndex();
+    const cfg = raftConfig({ ...opts.raft, id: opts.id, voters: opts.voters, applied });
+    this.raft = new Raft(cfg, this.logStore, opts.random);
+  }
+
+  start(): void {
+    assert(!this.stopped, 'a stopped node cannot be restarted; open a new one');
+    if (this.cancelTick) return;
+    this.scheduleTick();
+  }
+
+  /** Stops timers and fails every pending request with CLOSED. The stores stay open (the caller owns them). */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.cancelTick?.();
+    this.cancelTick = null;
+    const closed = () => new TesseraError('CLOSED', `node ${this.id} stopped`);
+    for (const p of this.proposals.values()) p.cb(closed());
+    for (const r of this.reads.values()) r.cb(closed());
+    this.proposals.clear();
+    this.reads.clear();
+    this.readyReads = [];
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  receive(m: Message): void {
+    if (this.stopped) return;
+    this.raft.step(m);
+    this.pump();
+  }
+
+  /** Replicates `data`; `cb` gets the state machine's result once it is applied here. */
+  propose(data: Uint8Array, cb: Callback<ApplyResult>): void {
+    if (this.stopped) return cb(new TesseraError('CLOSED', `node ${this.id} stopped`));
+    let at;
+    try {
+      at = this.raft.propose(data);
+    } catch (e) {
+      return cb(e as Error);
+    }
+    // An older proposal of ours at this index was overwritten by another leader: it can never apply.
+    this.proposals.get(at.index)?.cb(new TesseraError('PROPOSAL_DROPPED', `entry ${at.index} was overwritten`));
+    this.proposals.set(at.index, { term: at.term, deadline: this.clock.now() + this.requestTimeoutMs, cb });
+    this.pump();
+  }
+
+  /**
+   * Linearizable read barrier (ReadIndex): `cb` runs once this node's state machine reflects
+   * every write committed before the read was issued; read the state machine inside `cb`.
+   */
+  readBarrier(cb: Callback<number>): void {
+    if (this.stopped) return cb(new TesseraError('CLOSED', `node ${this.id} stopped`));
+    const context = `${this.id}/${++this.readSeq}`;
+    try {
+      this.raft.readIndex(context);
+    } catch (e) {
+      return cb(e as Error);
+    }
+    this.reads.set(context, { deadline: this.clock.now() + this.requestTimeoutMs, cb, index: -1 });
+    this.pump();
+  }
+
+  transferLeader(to: NodeId): void {
+    this.raft.transferLeader(to);
+    this.pump();
+  }
+
+  campaign(): void {
+    this.raft.campaignNow();
+    this.pump();
+  }
+
+  status(): RaftStatus {
+    return this.raft.status();
+  }
+
+  isLeader(): boolean {
+    return this.raft.role === 'leader';
+  }
+
+  leaderHint(): NodeId {
+    return this.raft.lead;
+  }
+
+  // --- the Ready loop ---
+
+  private scheduleTick(): void {
+    this.cancelTick = this.clock.setTimer(this.tickMs, () => {
+      this.cancelTick = null;
+      if (this.stopped) return;
+      this.raft.tick();
+      this.expireRequests();
+      this.pump();
+      if (!this.stopped) this.scheduleTick();
+    });
+  }
+
+  private pump(): void {
+    if (this.pumping || this.stopped) return;
+    this.pumping = true;
+    try {
+      while (!this.inFlight && !this.stopped && this.raft.hasReady()) this.handleReady(this.raft.ready());
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private handleReady(rd: Ready): void {
+    if (rd.softState) this.observer.roleChanged?.(this.id, rd.softState, this.raft.term);
+    const needsDisk = rd.hardState !== null || rd.entries.length > 0 || rd.snapshot !== null;
+    if (!needsDisk) {
+      this.finishReady(rd);
+      return;
+    }
+    this.inFlight = true;
+    if (rd.snapshot) {
+      this.stateMachine.restore(rd.snapshot.meta, rd.snapshot.data);
+      this.logStore.saveSnapshot(rd.snapshot, (err) => {
+        if (err) this.fail(err);
+      });
+      this.lastSnapshotIndex = rd.snapshot.meta.index;
+      this.observer.snapshotInstalled?.(this.id, rd.snapshot);
+    }
+    // Stores complete writes in call order, so this callback also covers the snapshot above.
+    this.logStore.save(rd.hardState, rd.entries, (err) => {
+      if (this.stopped) return; // crashed or closed while the write was in flight
+      if (err) return this.fail(err);
+      this.observer.persisted?.(this.id, rd.hardState, rd.entries, rd.snapshot);
+      this.inFlight = false;
+      this.finishReady(rd);
+      this.pump();
+    });
+  }
+
+  private finishReady(rd: Ready): void {
+    for (const m of rd.messages) this.transport.send(m);
+    if (rd.committed.length > 0) this.apply(rd.committed);
+    for (const rs of rd.readStates) {
+      const r = this.reads.get(rs.context);
+      if (!r) continue; // timed out meanwhile
+      r.index = rs.index;
+      this.readyReads.push(rs.context);
+    }
+    if (rd.snapshot) this.failProposalsCoveredBy(rd.snapshot.meta.index);
+    this.raft.advance(rd);
+    this.serveReads();
+    this.maybeSnapshot();
+  }
+
+  private apply(entries: readonly Entry[]): void {
+    const results = this.stateMachine.apply(entries);
+    assert(results.length === entries.length, 'state machine must return one result per entry');
+    assert(this.stateMachine.appliedIndex() === entries[entries.length - 1]!.index, 'state machine applied index must follow the batch');
+    this.observer.applied?.(this.id, entries);
+    entries.forEach((e, i) => {
+      const p = this.proposals.get(e.index);
+      if (!p) return;
+      this.proposals.delete(e.index);
+      if (p.term === e.term) p.cb(null, results[i]);
+      else p.cb(new TesseraError('PROPOSAL_DROPPED', `entry ${e.index} was overwritten by term ${e.term}`));
+    });
+  }
+
+  /** A snapshot jumped past these proposals: whether they were applied is unknown here. */
+  private failProposalsCoveredBy(index: number): void {
+    for (const [i, p] of this.proposals) {
+      if (i > index) continue;
+      this.proposals.delete(i);
+      p.cb(new TesseraError('TIMEOUT', `outcome of entry ${i} unknown: superseded by a snapshot at ${index}`));
+    }
+  }
+
+  private serveReads(): void {
+    const applied = this.stateMachine.appliedIndex();
+    const waiting: string[] = [];
+    for (const ctx of this.readyReads) {
+      const r = this.reads.get(ctx);
+      if (!r) continue;
+      if (r.index <= applied) {
+        this.reads.delete(ctx);
+        r.cb(null, r.index);
+      } else {
+        waiting.push(ctx);
+      }
+    }
+    this.readyReads = waiting;
+  }
+
+  private maybeSnapshot(): void {
+    const applied = this.stateMachine.appliedIndex();
+    if (applied - this.lastSnapshotIndex < this.snapshotEvery) return;
+    const term = this.raft.log.term(applied);
+    assert(term !== null, () => `term of applied index ${applied} unknown`);
+    const snap: Snapshot = { meta: { index: applied, term, conf: this.raft.confState() }, data: this.stateMachine.snapshot() };
+    this.lastSnapshotIndex = applied;
+    this.logStore.saveSnapshot(snap, (err) => {
+      if (err && !this.stopped) this.fail(err);
+    });
+  }
+
+  private expireRequests(): void {
+    const now = this.clock.now();
+    for (const [i, p] of this.proposals) {
+      if (p.deadline > now) continue;
+      this.proposals.delete(i);
+      p.cb(new TesseraError('TIMEOUT', `proposal at index ${i} not applied within ${this.requestTimeoutMs} ms`));
+    }
+    for (const [ctx, r] of this.reads) {
+      if (r.deadline > now) continue;
+      this.reads.delete(ctx);
+      r.cb(new TesseraError('TIMEOUT', `read not confirmed within ${this.requestTimeoutMs} ms`));
+    }
+  }
+
+  private fail(error: Error): void {
+    this.stop();
+    this.onFatal(error);
+  }
+}
