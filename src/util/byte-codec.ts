@@ -1,0 +1,165 @@
+/**
+ * A minimal deterministic binary codec: little-endian u32, LEB128 unsigned varints for
+ * integers up to 2^53 - 1, and length-prefixed byte strings. Hand-written rather than a general
+ * serializer so that equal values always encode to equal bytes (snapshots are compared
+ * byte-for-byte across replicas) and so that decoding never trusts a length it has not checked.
+ */
+import { TesseraError, type TesseraErrorCode } from '../errors.ts';
+import { assert } from './assert.ts';
+import { fromUtf8, utf8 } from './bytes.ts';
+
+export class ByteWriter {
+  private buf: Uint8Array;
+  private view: DataView;
+  private len = 0;
+
+  constructor(initialCapacity = 64) {
+    this.buf = new Uint8Array(Math.max(16, initialCapacity));
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  get length(): number {
+    return this.len;
+  }
+
+  u8(n: number): this {
+    assert(Number.isInteger(n) && n >= 0 && n <= 0xff, () => `u8 out of range: ${n}`);
+    this.reserve(1);
+    this.buf[this.len++] = n;
+    return this;
+  }
+
+  u32(n: number): this {
+    assert(Number.isInteger(n) && n >= 0 && n <= 0xffffffff, () => `u32 out of range: ${n}`);
+    this.reserve(4);
+    this.view.setUint32(this.len, n, true);
+    this.len += 4;
+    return this;
+  }
+
+  uvarint(n: number): this {
+    assert(Number.isSafeInteger(n) && n >= 0, () => `uvarint out of range: ${n}`);
+    this.reserve(8);
+    // Division, not bit shifts: shifts would truncate to 32 bits.
+    while (n >= 0x80) {
+      this.buf[this.len++] = (n % 0x80) | 0x80;
+      n = Math.floor(n / 0x80);
+    }
+    this.buf[this.len++] = n;
+    return this;
+  }
+
+  /** Length-prefixed bytes. */
+  bytes(b: Uint8Array): this {
+    this.uvarint(b.length);
+    return this.raw(b);
+  }
+
+  /** Length-prefixed UTF-8. */
+  string(s: string): this {
+    return this.bytes(utf8(s));
+  }
+
+  raw(b: Uint8Array): this {
+    this.reserve(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
+    return this;
+  }
+
+  /** A copy of what was written, exactly sized. */
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.len);
+  }
+
+  private reserve(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < this.len + n) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+}
+
+/** Reads what ByteWriter wrote. Every malformed input raises `TesseraError(code)` naming `what`. */
+export class ByteReader {
+  private pos = 0;
+  private readonly view: DataView;
+
+  constructor(
+    private readonly buf: Uint8Array,
+    private readonly what: string,
+    private readonly code: TesseraErrorCode = 'CORRUPTION',
+  ) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  get remaining(): number {
+    return this.buf.length - this.pos;
+  }
+
+  u8(): number {
+    this.need(1);
+    return this.buf[this.pos++]!;
+  }
+
+  u32(): number {
+    this.need(4);
+    const n = this.view.getUint32(this.pos, true);
+    this.pos += 4;
+    return n;
+  }
+
+  uvarint(): number {
+    let result = 0;
+    let scale = 1;
+    for (let i = 0; ; i++) {
+      // 8 bytes carry 56 bits, enough for 2^53 - 1; anything longer is malformed.
+      if (i === 8) this.fail('varint too long');
+      const b = this.u8();
+      result += (b & 0x7f) * scale;
+      if ((b & 0x80) === 0) {
+        // A zero final byte after others means a non-canonical encoding; reject it so each
+        // number has exactly one encoding.
+        if (b === 0 && i > 0) this.fail('non-canonical varint');
+        break;
+      }
+      scale *= 0x80;
+    }
+    if (!Number.isSafeInteger(result)) this.fail('varint exceeds 2^53 - 1');
+    return result;
+  }
+
+  /** A copy, so the result never aliases (and is never changed through) the input buffer. */
+  bytes(): Uint8Array {
+    const n = this.uvarint();
+    this.need(n);
+    const out = this.buf.slice(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
+  string(): string {
+    const b = this.bytes();
+    try {
+      return fromUtf8(b);
+    } catch {
+      return this.fail('invalid UTF-8');
+    }
+  }
+
+  /** Call when decoding is complete: trailing bytes mean the input was not what we think. */
+  end(): void {
+    if (this.pos !== this.buf.length) this.fail(`${this.buf.length - this.pos} trailing bytes`);
+  }
+
+  fail(why: string): never {
+    throw new TesseraError(this.code, `${this.what}: ${why} (at byte ${this.pos} of ${this.buf.length})`);
+  }
+
+  private need(n: number): void {
+    if (this.pos + n > this.buf.length) this.fail(`truncated: need ${n} more bytes`);
+  }
+}

@@ -1,0 +1,72 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ByteReader, ByteWriter } from '../../src/util/byte-codec.ts';
+import { bytesToBinaryString, compareBytes } from '../../src/util/bytes.ts';
+
+describe('ByteWriter / ByteReader', () => {
+  it('round-trips every field kind', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 255 }),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.maxSafeNat(),
+        fc.uint8Array({ maxLength: 300 }),
+        fc.string(),
+        (a, b, c, d, e) => {
+          const bytes = new ByteWriter(1).u8(a).u32(b).uvarint(c).bytes(d).string(e).finish();
+          const r = new ByteReader(bytes, 'test');
+          expect([r.u8(), r.u32(), r.uvarint(), r.bytes(), r.string()]).toEqual([a, b, c, d, e]);
+          r.end();
+        },
+      ),
+      { seed: 42, numRuns: 200 },
+    );
+  });
+
+  it('encodes varints canonically (one encoding per number)', () => {
+    expect(new ByteWriter().uvarint(0).finish()).toEqual(Uint8Array.of(0));
+    expect(new ByteWriter().uvarint(300).finish()).toEqual(Uint8Array.of(0xac, 0x02));
+    expect(() => new ByteReader(Uint8Array.of(0x80, 0x00), 't').uvarint()).toThrow(/non-canonical/);
+    expect(new ByteReader(new ByteWriter().uvarint(Number.MAX_SAFE_INTEGER).finish(), 't').uvarint()).toBe(
+      Number.MAX_SAFE_INTEGER,
+    );
+  });
+
+  it('refuses integers it cannot represent exactly', () => {
+    expect(() => new ByteWriter().uvarint(2 ** 53)).toThrow(/INVARIANT/);
+    expect(() => new ByteWriter().uvarint(-1)).toThrow(/INVARIANT/);
+    expect(() => new ByteReader(Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f), 't').uvarint()).toThrow(
+      /exceeds/,
+    );
+  });
+
+  it('reports truncation and trailing bytes with the chosen error code', () => {
+    const bytes = new ByteWriter().bytes(Uint8Array.of(1, 2, 3)).finish();
+    expect(() => new ByteReader(bytes.subarray(0, 3), 'thing', 'INVALID_ARGUMENT').bytes()).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/thing: truncated/) }),
+    );
+    const r = new ByteReader(bytes, 'thing');
+    r.u8();
+    expect(() => r.end()).toThrow(expect.objectContaining({ code: 'CORRUPTION' }));
+  });
+
+  it('returns copies, not views of the input', () => {
+    const bytes = new ByteWriter().bytes(Uint8Array.of(7)).finish();
+    const out = new ByteReader(bytes, 't').bytes();
+    bytes[1] = 9;
+    expect(out[0]).toBe(7);
+  });
+});
+
+describe('byte order', () => {
+  it('binary strings sort exactly as compareBytes orders bytes', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 6 }), { maxLength: 20 }), (keys) => {
+        const byBytes = [...keys].sort(compareBytes).map(bytesToBinaryString);
+        const byStrings = keys.map(bytesToBinaryString).sort();
+        expect(byStrings).toEqual(byBytes);
+      }),
+      { seed: 42, numRuns: 200 },
+    );
+  });
+});
