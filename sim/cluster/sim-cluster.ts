@@ -1,0 +1,285 @@
+/**
+ * N real RaftNodes wired to the simulator: virtual clocks, the simulated network, and memory
+ * disks that survive crashes (losing unsynced writes, possibly tearing the last one). This is
+ * the production node code; only the ports are simulated.
+ */
+import { isTesseraError } from '../../src/errors.ts';
+import { RaftNode, type NodeObserver } from '../../src/node/raft-node.ts';
+import type { Entry, NodeId, Snapshot, SoftState, HardState } from '../../src/raft/types.ts';
+import { MemoryDisk } from '../../src/store/memory-disk.ts';
+import { MemoryKvStateMachine } from '../../src/store/memory-kv.ts';
+import { MemoryLogStore } from '../../src/store/memory-log-store.ts';
+import { InvariantChecker, entryHash, type LogInspector } from '../check/invariants.ts';
+import type { SeededRandom } from '../core/random.ts';
+import { type Simulator, US_PER_MS } from '../core/simulator.ts';
+import type { TraceHash } from '../core/trace.ts';
+import type { SimNetwork } from '../net/sim-network.ts';
+import type { TimelineEvent } from './timeline.ts';
+
+export interface SimTimings {
+  /** Raft tick length (ms). The election timeout is electionTick ticks. */
+  readonly tickMs: number;
+  readonly electionTick: number;
+  readonly heartbeatTick: number;
+  /** fsync latency range (ms). */
+  readonly fsyncMs: { readonly min: number; readonly max: number };
+  readonly snapshotEvery: number;
+  readonly requestTimeoutMs: number;
+}
+
+export const DEFAULT_TIMINGS: SimTimings = {
+  tickMs: 100,
+  electionTick: 10,
+  heartbeatTick: 1,
+  fsyncMs: { min: 1, max: 8 },
+  snapshotEvery: 200,
+  requestTimeoutMs: 3000,
+};
+
+export type NodeState = 'up' | 'down' | 'dead';
+
+interface Slot {
+  readonly id: NodeId;
+  readonly disk: MemoryDisk;
+  node: RaftNode | null;
+  sm: MemoryKvStateMachine | null;
+  state: NodeState;
+  paused: boolean;
+}
+
+export interface SimClusterOptions {
+  readonly sim: Simulator;
+  readonly network: SimNetwork;
+  readonly random: SeededRandom;
+  readonly trace: TraceHash;
+  readonly nodes: number;
+  readonly timings?: Partial<SimTimings>;
+  readonly onEvent?: (e: TimelineEvent) => void;
+}
+
+export class SimCluster {
+  readonly ids: NodeId[];
+  readonly timings: SimTimings;
+  readonly checker: InvariantChecker;
+  private readonly slots = new Map<NodeId, Slot>();
+  private readonly sim: Simulator;
+  private readonly network: SimNetwork;
+  private readonly random: SeededRandom;
+  private readonly diskRandom: SeededRandom;
+  private readonly trace: TraceHash;
+  private readonly emit: (e: TimelineEvent) => void;
+  private readonly observer: NodeObserver;
+  private lastLeader: NodeId = 0;
+
+  constructor(opts: SimClusterOptions) {
+    this.sim = opts.sim;
+    this.network = opts.network;
+    this.random = opts.random;
+    this.diskRandom = opts.random.fork('disk');
+    this.trace = opts.trace;
+    this.timings = { ...DEFAULT_TIMINGS, ...opts.timings };
+    this.emit = opts.onEvent ?? (() => {});
+    this.ids = Array.from({ length: opts.nodes }, (_, i) => i + 1);
+    this.checker = new InvariantChecker((id) => this.inspect(id), () => this.sim.nowMs());
+    this.observer = this.makeObserver();
+    for (const id of this.ids) {
+      this.slots.set(id, { id, disk: new MemoryDisk(), node: null, sm: null, state: 'down', paused: false });
+    }
+    for (const id of this.ids) this.start(id);
+  }
+
+  private makeObserver(): NodeObserver {
+    const c = this.checker;
+    return {
+      roleChanged: (node: NodeId, soft: SoftState, term: number) => {
+        this.trace.add('role', node, soft.role, term);
+        if (soft.role === 'leader') {
+          this.lastLeader = node;
+          this.emit({ at: this.sim.nowMs(), kind: 'leader', node, term });
+        }
+        c.roleChanged(node, soft, term);
+      },
+      persisted: (node: NodeId, hs: HardState | null, entries: readonly Entry[], snap: Snapshot | null) => {
+        if (hs) this.trace.add('hs', node, hs.term, hs.vote, hs.commit);
+        if (entries.length > 0) this.trace.add('ents', node, entries[0]!.index, entries.length);
+        c.persisted(node, hs, entries, snap);
+      },
+      applied: (node: NodeId, entries: readonly Entry[]) => {
+        this.trace.add('apply', node, entries[0]!.index, entries.length);
+        c.applied(node, entries);
+      },
+      snapshotInstalled: (node: NodeId, snap: Snapshot) => {
+        this.trace.add('snap', node, snap.meta.index, snap.meta.term);
+        this.emit({ at: this.sim.nowMs(), kind: 'snapshot', node, index: snap.meta.index });
+        c.snapshotInstalled(node, snap);
+      },
+    };
+  }
+
+  private slot(id: NodeId): Slot {
+    const s = this.slots.get(id);
+    if (!s) throw new Error(`no node ${id}`);
+    return s;
+  }
+
+  /** Opens the node's disk (recovering it) and starts a fresh RaftNode and state machine. */
+  start(id: NodeId): void {
+    const s = this.slot(id);
+    if (s.state !== 'down') return;
+    const fsync = this.timings.fsyncMs;
+    let store: MemoryLogStore;
+    try {
+      store = new MemoryLogStore(s.disk, {
+        defer: (job) => {
+          const us = Math.round((fsync.min + this.diskRandom.nextFloat() * (fsync.max - fsync.min)) * US_PER_MS);
+          this.sim.schedule(us, id, job);
+        },
+      });
+    } catch (e) {
+      if (!isTesseraError(e, 'CORRUPTION')) throw e;
+      // Refusing to start on a corrupt log is the correct outcome: the node stays out for good.
+      s.state = 'dead';
+      this.trace.add('dead', id);
+      this.emit({ at: this.sim.nowMs(), kind: 'corrupt', node: id, detail: e.message });
+      return;
+    }
+    const sm = new MemoryKvStateMachine();
+    const t = this.timings;
+    const node = new RaftNode({
+      id,
+      voters: this.ids,
+      clock: this.sim.clockFor(id),
+      random: this.random.fork(`node${id}/${this.sim.incarnation(id)}`),
+      transport: this.network.transportFor(id),
+      logStore: store,
+      stateMachine: sm,
+      tickMs: t.tickMs,
+      snapshotEvery: t.snapshotEvery,
+      requestTimeoutMs: t.requestTimeoutMs,
+      raft: { electionTick: t.electionTick, heartbeatTick: t.heartbeatTick },
+      observer: this.observer,
+    });
+    s.node = node;
+    s.sm = sm;
+    s.state = 'up';
+    this.checker.nodeRestarted(id, sm.appliedIndex());
+    this.network.register(id, (m) => node.receive(m));
+    node.start();
+    this.trace.add('start', id);
+  }
+
+  /** Power loss: the process and its pending events vanish; unsynced writes may be lost or torn. */
+  crash(id: NodeId, opts: { tear: boolean }): string {
+    const s = this.slot(id);
+    if (s.state !== 'up') return 'not up';
+    const wasLeader = s.node!.isLeader();
+    s.node!.stop();
+    this.sim.crash(id);
+    this.network.unregister(id);
+    const what = opts.tear ? s.disk.crash(this.diskRandom) : s.disk.crash(this.diskRandom, { tear: false });
+    s.node = null;
+    s.sm = null;
+    s.state = 'down';
+    s.paused = false;
+    this.trace.add('crash', id, what);
+    this.emit({ at: this.sim.nowMs(), kind: 'crash', node: id, detail: what, wasLeader });
+    return what;
+  }
+
+  /** Silent corruption of a stopped node's durable log. */
+  flipBit(id: NodeId): string | null {
+    const s = this.slot(id);
+    if (s.state !== 'down') return null;
+    const what = s.disk.flipBit(this.diskRandom);
+    if (what) {
+      this.trace.add('flip', id, what);
+      this.emit({ at: this.sim.nowMs(), kind: 'bitflip', node: id, detail: what });
+    }
+    return what;
+  }
+
+  pause(id: NodeId): void {
+    const s = this.slot(id);
+    if (s.state !== 'up' || s.paused) return;
+    s.paused = true;
+    this.sim.pause(id);
+    this.trace.add('pause', id);
+    this.emit({ at: this.sim.nowMs(), kind: 'pause', node: id });
+  }
+
+  resume(id: NodeId): void {
+    const s = this.slot(id);
+    if (!s.paused) return;
+    s.paused = false;
+    this.sim.resume(id);
+    this.trace.add('resume', id);
+    this.emit({ at: this.sim.nowMs(), kind: 'resume', node: id });
+  }
+
+  state(id: NodeId): NodeState {
+    return this.slot(id).state;
+  }
+
+  isPaused(id: NodeId): boolean {
+    return this.slot(id).paused;
+  }
+
+  node(id: NodeId): RaftNode | null {
+    return this.slot(id).node;
+  }
+
+  stateMachine(id: NodeId): MemoryKvStateMachine | null {
+    return this.slot(id).sm;
+  }
+
+  upNodes(): NodeId[] {
+    return this.ids.filter((id) => this.slot(id).state === 'up');
+  }
+
+  /** The current leader among live, unpaused nodes with the highest term, or 0. */
+  leader(): NodeId {
+    let best = 0;
+    let bestTerm = -1;
+    for (const id of this.upNodes()) {
+      const n = this.slot(id).node!;
+      if (n.isLeader() && !this.slot(id).paused && n.raft.term > bestTerm) {
+        best = id;
+        bestTerm = n.raft.term;
+      }
+    }
+    return best;
+  }
+
+  get lastKnownLeader(): NodeId {
+    return this.lastLeader;
+  }
+
+  /** One line per node: state, role, term, indexes and (on the leader) follower progress. */
+  describe(): string {
+    return this.ids
+      .map((id) => {
+        const s = this.slot(id);
+        if (!s.node) return `node ${id}: ${s.state}`;
+        const st = s.node.status();
+        const prs = [...st.progress].map(([p, pr]) => `${p}:${pr.state}/m${pr.match}/n${pr.next}/a${pr.recentActive ? 1 : 0}`).join(' ');
+        return `node ${id}: ${st.role} term ${st.term} lead ${st.leader} commit ${st.commit} applied ${st.applied} last ${st.lastIndex} first ${s.node.raft.log.firstIndex()}${prs ? ` [${prs}]` : ''}${s.paused ? ' paused' : ''}`;
+      })
+      .join('; ');
+  }
+
+  private inspect(id: NodeId): LogInspector | null {
+    const n = this.slots.get(id)?.node;
+    if (!n) return null;
+    const log = n.raft.log;
+    return {
+      firstIndex: () => log.firstIndex(),
+      lastIndex: () => log.lastIndex(),
+      term: (i) => log.term(i),
+      entryHash: (i) => {
+        if (i < log.firstIndex() || i > log.lastIndex()) return null;
+        const [e] = log.entries(i, i + 1, Number.MAX_SAFE_INTEGER);
+        return e ? entryHash(e) : null;
+      },
+    };
+  }
+}

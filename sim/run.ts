@@ -1,0 +1,154 @@
+/**
+ * One simulated run from a seed: a safety phase with faults, then a liveness phase that heals
+ * everything and must make progress, then the checkers. Every run replays bit-for-bit from its
+ * seed (and explicit schedule, if given); `traceHash` proves it.
+ */
+import { checkLinearizable, describeFailure } from './check/linearizability.ts';
+import type { HistoryEvent } from './check/history.ts';
+import { Nemesis, type FaultKind, type TimedAction, describeAction, NORMAL_DELAY_MS } from './cluster/nemesis.ts';
+import { SimCluster, type SimTimings } from './cluster/sim-cluster.ts';
+import type { TimelineEvent } from './cluster/timeline.ts';
+import { SeededRandom } from './core/random.ts';
+import { Simulator, US_PER_MS } from './core/simulator.ts';
+import { TraceHash } from './core/trace.ts';
+import { SimNetwork } from './net/sim-network.ts';
+import { DEFAULT_WORKLOAD, KvWorkload, type WorkloadOptions } from './workload/kv-workload.ts';
+
+export interface SimRunOptions {
+  readonly seed: number;
+  readonly nodes: number;
+  /** Client operations in all; a fifth of them run after healing. */
+  readonly ops: number;
+  readonly faults: ReadonlySet<FaultKind>;
+  /** Explicit fault schedule (times from the start, ms). Without it faults are drawn from the seed. */
+  readonly schedule?: readonly TimedAction[];
+  /** Mean time between random faults (ms). */
+  readonly nemesisEveryMs?: number;
+  readonly timings?: Partial<SimTimings>;
+  readonly workload?: Partial<WorkloadOptions>;
+  readonly onEvent?: (e: TimelineEvent) => void;
+  /** Simulated time limit for the liveness phase (ms). */
+  readonly livenessLimitMs?: number;
+}
+
+export interface SimRunResult {
+  readonly seed: number;
+  readonly ops: number;
+  readonly acked: number;
+  readonly info: number;
+  readonly violations: string[];
+  readonly traceHash: string;
+  readonly simulatedMs: number;
+  readonly wallMs: number;
+  readonly events: number;
+  readonly history: HistoryEvent[];
+  readonly faults: TimedAction[];
+  readonly elections: number;
+  /** Simulated ms from each leader crash to the next committed client write. */
+  readonly failoverMs: number[];
+}
+
+export function runSimulation(o: SimRunOptions): SimRunResult {
+  const wallStart = performance.now(); // wall-clock-ok: reporting only
+  const random = new SeededRandom(o.seed);
+  const sim = new Simulator();
+  const trace = new TraceHash();
+  const network = new SimNetwork({ sim, random, trace, faults: { delayMs: NORMAL_DELAY_MS } });
+  const violations: string[] = [];
+  let meter: ReturnType<typeof failoverMeter> | null = null;
+  const emit = (e: TimelineEvent) => {
+    meter?.onEvent(e);
+    o.onEvent?.(e);
+  };
+  const cluster = new SimCluster({ sim, network, random, trace, nodes: o.nodes, timings: o.timings, onEvent: emit });
+  const workload = new KvWorkload(sim, cluster, cluster.checker, random, { ...DEFAULT_WORKLOAD, ...o.workload });
+  meter = failoverMeter(sim, workload);
+  const nemesis = new Nemesis(sim, cluster, network, random, o.faults, (text) => emit({ at: sim.nowMs(), kind: 'nemesis', detail: text }));
+  const electionMs = cluster.timings.tickMs * cluster.timings.electionTick;
+
+  const guard = (phase: string, run: () => void): boolean => {
+    try {
+      run();
+      return true;
+    } catch (e) {
+      // A failed assertion inside node code: the simulation stops here, loudly.
+      violations.push(`${phase}: ${(e as Error).stack ?? String(e)}`);
+      return false;
+    }
+  };
+
+  const safetyOps = o.ops - Math.floor(o.ops / 5);
+  let ok = guard('safety phase', () => {
+    emit({ at: sim.nowMs(), kind: 'phase', detail: 'safety phase: faults on' });
+    if (o.schedule) nemesis.runSchedule(o.schedule);
+    else nemesis.runRandom(o.nemesisEveryMs ?? electionMs);
+    workload.run(safetyOps);
+    sim.run({ stopWhen: () => workload.idle });
+  });
+
+  const livenessLimitUs = (o.livenessLimitMs ?? 60_000) * US_PER_MS;
+  if (ok) {
+    ok = guard('liveness phase', () => {
+      emit({ at: sim.nowMs(), kind: 'phase', detail: 'liveness phase: everything healed' });
+      nemesis.stopAndHeal();
+      const deadline = sim.now() + livenessLimitUs;
+      workload.run(o.ops - safetyOps, true);
+      sim.run({ until: deadline, stopWhen: () => workload.idle });
+      if (!workload.idle) violations.push(`liveness: operations still pending ${o.livenessLimitMs ?? 60_000} ms after healing`);
+      // Converge: every live node applies everything committed.
+      const target = cluster.checker.committedIndex;
+      const caughtUp = () => cluster.upNodes().every((id) => (cluster.stateMachine(id)?.appliedIndex() ?? 0) >= target);
+      sim.run({ until: sim.now() + livenessLimitUs, stopWhen: caughtUp });
+      workload.finalReads();
+      sim.run({ until: sim.now() + livenessLimitUs, stopWhen: () => workload.idle });
+      cluster.checker.checkCaughtUp(cluster.upNodes(), (id) => cluster.stateMachine(id)?.appliedIndex() ?? 0, target);
+      cluster.checker.checkLogMatching(cluster.upNodes());
+      cluster.checker.checkAcknowledged();
+      violations.push(...workload.strictFailures);
+    });
+  }
+  if (violations.length > 0 || cluster.checker.violations.length > 0) violations.push(`node status at the end: ${cluster.describe()}`);
+  violations.push(...cluster.checker.violations);
+  if (ok) {
+    const lin = checkLinearizable(workload.history, { timeoutMs: 20_000 });
+    if (lin.ok !== true) violations.push(`linearizability: ${describeFailure(lin)}`);
+  }
+  if (violations.length > 0 && nemesis.applied.length > 0) {
+    violations.push(`faults applied: ${nemesis.applied.map((t) => `${t.atMs.toFixed(0)}ms ${describeAction(t.action)}`).join('; ')}`);
+  }
+  return {
+    seed: o.seed,
+    ops: workload.history.filter((e) => e.type === 'invoke').length,
+    acked: workload.acked,
+    info: workload.infoCount,
+    violations,
+    traceHash: trace.hex(),
+    simulatedMs: Math.round(sim.nowMs()),
+    wallMs: Math.round(performance.now() - wallStart), // wall-clock-ok: reporting only
+    events: sim.eventsRun,
+    history: workload.history,
+    faults: nemesis.applied,
+    elections: cluster.checker.elections.length,
+    failoverMs: meter.results(),
+  };
+}
+
+/**
+ * Measures, for each crash of a leader, the simulated time until the next acknowledged write.
+ * Returns the timeline hook to chain in and a getter of the measurements.
+ */
+function failoverMeter(sim: Simulator, workload: KvWorkload): { onEvent: (e: TimelineEvent) => void; results: () => number[] } {
+  const out: number[] = [];
+  let crashedAt: number | null = null;
+  workload.onAck = () => {
+    if (crashedAt === null) return;
+    out.push(sim.nowMs() - crashedAt);
+    crashedAt = null;
+  };
+  return {
+    onEvent: (e) => {
+      if (e.kind === 'crash' && e.wasLeader && crashedAt === null) crashedAt = e.at;
+    },
+    results: () => out,
+  };
+}
