@@ -83,7 +83,9 @@ export function runSimulation(o: SimRunOptions): SimRunResult {
     if (o.schedule) nemesis.runSchedule(o.schedule);
     else nemesis.runRandom(o.nemesisEveryMs ?? electionMs);
     workload.run(safetyOps);
-    sim.run({ stopWhen: () => workload.idle });
+    const budget = phaseBudget(sim, safetyOps, workload.opts.opTimeoutMs);
+    sim.run({ until: budget.until, maxEvents: budget.events, stopWhen: () => workload.idle });
+    if (!workload.idle) violations.push(`safety phase did not finish within ${budget.events} events / ${budget.until / US_PER_MS} ms: livelock?`);
   });
 
   const livenessLimitUs = (o.livenessLimitMs ?? 60_000) * US_PER_MS;
@@ -93,7 +95,7 @@ export function runSimulation(o: SimRunOptions): SimRunResult {
       nemesis.stopAndHeal();
       const deadline = sim.now() + livenessLimitUs;
       workload.run(o.ops - safetyOps, true);
-      sim.run({ until: deadline, stopWhen: () => workload.idle });
+      sim.run({ until: deadline, maxEvents: phaseBudget(sim, o.ops - safetyOps, workload.opts.opTimeoutMs).events, stopWhen: () => workload.idle });
       if (!workload.idle) violations.push(`liveness: operations still pending ${o.livenessLimitMs ?? 60_000} ms after healing`);
       // Converge: every live node applies everything committed.
       const target = cluster.checker.committedIndex;
@@ -131,6 +133,14 @@ export function runSimulation(o: SimRunOptions): SimRunResult {
     elections: cluster.checker.elections.length,
     failoverMs: meter.results(),
   };
+}
+
+/**
+ * Bounds a phase so that no bug can make the simulator spin forever: every operation gets its
+ * timeout several times over in simulated time, and a generous number of events.
+ */
+function phaseBudget(sim: Simulator, ops: number, opTimeoutMs: number): { until: number; events: number } {
+  return { until: sim.now() + Math.max(120_000, ops * opTimeoutMs) * US_PER_MS, events: 1_000_000 + ops * 5_000 };
 }
 
 /**

@@ -1,8 +1,10 @@
 /**
- * The set of linearized operations in the WGL search, with an O(1) incremental hash (Zobrist) and a
- * compact snapshot for the memo cache. Linearized sets are nearly a prefix of the call order, so a
- * snapshot stores only "the first `full` words are all ones" plus the words after them up to the
- * highest non-zero one: a handful of words even for 10^5 operations, instead of n/32 per cache entry.
+ * A set of linearized operations in the WGL search, with an O(1) incremental hash (Zobrist) and a
+ * compact snapshot for the memo cache. The linearized `ok` operations are nearly a prefix of the call
+ * order, so a snapshot stores only "the first `full` words are all ones" plus the words after them up
+ * to the highest non-zero one: a handful of words even for 10^5 operations, instead of n/32 per cache
+ * entry. (`info` operations may stay out forever and would pin `full`; the search keeps them in a
+ * separate set.)
  */
 
 const ALL = 0xffffffff;
@@ -31,13 +33,18 @@ export class LinearizedSet {
   hashLo = 0;
   hashHi = 0;
 
-  constructor(readonly size: number) {
+  /** Sets whose hashes are combined need different `salt`s, or equal members would cancel out. */
+  constructor(
+    readonly size: number,
+    salt = 0,
+  ) {
     this.words = new Uint32Array(Math.ceil(size / 32));
     this.keyLo = new Uint32Array(size);
     this.keyHi = new Uint32Array(size);
+    const base = Math.imul(salt, 0x3c6ef372);
     for (let i = 0; i < size; i++) {
-      this.keyLo[i] = splitmix32(2 * i);
-      this.keyHi[i] = splitmix32(2 * i + 1);
+      this.keyLo[i] = splitmix32(base + 2 * i);
+      this.keyHi[i] = splitmix32(base + 2 * i + 1);
     }
   }
 
@@ -69,6 +76,15 @@ export class LinearizedSet {
     if (s.full !== this.full || s.tail.length !== Math.max(0, this.top - this.full)) return false;
     for (let k = 0; k < s.tail.length; k++) {
       if (s.tail[k] !== this.words[this.full + k]) return false;
+    }
+    return true;
+  }
+
+  /** Whether every member of `s` is a member of this set. */
+  includes(s: BitsetSnapshot): boolean {
+    for (let k = 0; k < s.full; k++) if (this.words[k] !== ALL) return false;
+    for (let k = 0; k < s.tail.length; k++) {
+      if ((s.tail[k]! & ~this.words[s.full + k]!) !== 0) return false;
     }
     return true;
   }

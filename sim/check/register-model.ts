@@ -2,6 +2,7 @@
  * The sequential specification of one key: a register holding a string or null ("absent"). Values are
  * interned to small integers so the search compares and caches states as numbers.
  */
+import { assert } from '../../src/util/assert.ts';
 import type { Operation, Value } from './history.ts';
 
 /** Returned by `step` when the operation cannot happen in the given state. */
@@ -35,7 +36,7 @@ export class RegisterModel {
           this.next[i] = this.intern(op.input);
           break;
         case 'get':
-          if (op.output === undefined) throw new Error(`info get ${op.id} reached the register model`);
+          assert(op.output !== undefined, () => `info get ${op.id} reached the register model`);
           this.kind[i] = READ;
           this.test[i] = this.intern(op.output);
           break;
@@ -59,6 +60,26 @@ export class RegisterModel {
   /** Reads leave the state alone, which lets the search commit to a matching read at once. */
   isRead(i: number): boolean {
     return this.kind[i] === READ;
+  }
+
+  /** The state a read or cas requires, or REJECT for a blind write (put, delete), which needs none. */
+  required(i: number): number {
+    return this.kind[i] === WRITE ? REJECT : this.test[i]!;
+  }
+
+  /** The state a blind write (put, delete) leaves, or REJECT for a read or cas. */
+  blindWrite(i: number): number {
+    return this.kind[i] === WRITE ? this.next[i]! : REJECT;
+  }
+
+  /** The state any write (put, delete, cas) leaves, or REJECT for a read. */
+  written(i: number): number {
+    return this.kind[i] === READ ? REJECT : this.next[i]!;
+  }
+
+  /** How many distinct states the operations mention (ids are 0 .. count-1). */
+  get stateCount(): number {
+    return this.names.length;
   }
 
   value(state: number): Value {

@@ -1,26 +1,38 @@
 /**
  * Wing–Gong / Lowe linearizability search for one key (Lowe, "Testing for linearizability", 2017;
- * the same shape as Porcupine's checker.go). Call and return entries form a doubly linked list in
- * real-time order; linearizing an operation lifts its entries out, backtracking puts them back. A memo
- * cache of (linearized set, state) prunes configurations already explored, which is what makes the
- * search practical on long histories.
+ * the same shape as Porcupine's checker.go). Call and return entries form a linked list in real-time
+ * order; linearizing an operation lifts its entries out, backtracking puts them back, and a memo cache
+ * of (linearized set, state) skips configurations already explored.
  *
- * `info` operations have a call entry but no return entry: nothing forces them to be linearized, so
- * they can take effect at any point after their call or never, and the search succeeds once every
- * `ok` operation is linearized.
+ * `info` operations have no return entry: nothing forces them to be linearized, so they take effect
+ * at any point after their call or never, and the search succeeds once every `ok` operation is in.
+ *
+ * Three reductions keep crashed clients and high concurrency from multiplying configurations:
+ * - Just-in-time info writes. In any linearization, the operations between a write and the next write
+ *   all see its value, so they are reads of it or cas ops expecting it. An info put/delete followed
+ *   directly by another write can be dropped; so one may assume each is immediately followed by an
+ *   operation requiring its value, and the search places info writes only there.
+ * - Matching reads first. A candidate read that matches the current state can be moved to the front of
+ *   any linearization of the configuration (it changes nothing and nothing has to precede it), so the
+ *   configuration is linearizable iff it is after that read: the search tries the read alone.
+ * - Starved values (demand.ts): a configuration in which some pending ok operation requires a value
+ *   nobody pending can write, other than the current one, is abandoned at once.
  */
 import { assert } from '../../src/util/assert.ts';
-import { LinearizedSet, type BitsetSnapshot } from './bitset.ts';
+import { LinearizedSet } from './bitset.ts';
+import { ValueDemand } from './demand.ts';
+import { EntryList, NONE } from './entry-list.ts';
 import type { Operation, Value } from './history.ts';
 import { REJECT, RegisterModel } from './register-model.ts';
+import { SeenCache } from './seen-cache.ts';
 
 export type KeySearchResult =
   | { kind: 'ok' }
   | {
       kind: 'fail';
-      /** The operation whose return could not be passed at the deepest point of the search. */
+      /** An operation that could not be linearized after the longest linearizable prefix found. */
       blocked: Operation;
-      /** Size of the longest linearizable prefix found, out of `total` operations. */
+      /** Size of that prefix, out of `total` operations. */
       prefix: number;
       total: number;
       /** The register's value after that prefix. */
@@ -31,146 +43,139 @@ export type KeySearchResult =
 /** How many search steps run between deadline checks: reading a clock every step would dominate. */
 const STEPS_PER_DEADLINE_CHECK = 4096;
 
-interface CacheEntry {
-  readonly state: number;
-  readonly set: BitsetSnapshot;
-}
-
-class SeenCache {
-  private readonly buckets = new Map<number, CacheEntry[]>();
-
-  /** Records (set, state); false if it was already there. */
-  add(set: LinearizedSet, state: number): boolean {
-    const lo = (set.hashLo ^ Math.imul(state + 1, 0x9e3779b1)) >>> 0;
-    const hi = (set.hashHi ^ Math.imul(state + 1, 0x85ebca77)) & 0x1fffff;
-    const key = hi * 0x1_0000_0000 + lo; // 53 bits: exact as a Map key
-    let bucket = this.buckets.get(key);
-    if (bucket === undefined) {
-      bucket = [];
-      this.buckets.set(key, bucket);
-    }
-    for (const e of bucket) {
-      if (e.state === state && set.equals(e.set)) return false;
-    }
-    bucket.push({ state, set: set.snapshot() });
-    return true;
-  }
+interface Frame {
+  /** The call entry linearized. */
+  node: number;
+  /** The info write placed just before it, or NONE. */
+  jit: number;
+  /** True when the configuration below had no other option worth trying (a matching read). */
+  forced: boolean;
+  /** State and first pending return time of the configuration below. */
+  state: number;
+  bound: number;
 }
 
 export function searchKey(ops: readonly Operation[], expired: () => boolean): KeySearchResult {
-  const n = ops.length;
   const model = new RegisterModel(ops);
-
-  // Node 0 is the head sentinel, node count+1 the tail sentinel; entry nodes sit in between.
-  const times: { time: number; op: number; call: boolean }[] = [];
+  const demand = new ValueDemand(ops, model);
+  // Three kinds of operation, each with dense bit positions in a set of its own (bitset.ts and
+  // seen-cache.ts say why): ok, listed info (cas), and info blind writes placed just in time.
+  const OK = 0;
+  const LISTED_INFO = 1;
+  const JIT = 2;
+  const kind = new Uint8Array(ops.length);
+  const bit = new Int32Array(ops.length);
+  const sizes = [0, 0, 0];
+  const listed: number[] = [];
+  const jitByValue = new Map<number, number[]>(); // written value -> info blind writes, in call order
   ops.forEach((op, i) => {
-    times.push({ time: op.callIndex, op: i, call: true });
-    if (op.returnIndex !== Infinity) times.push({ time: op.returnIndex, op: i, call: false });
+    const value = model.blindWrite(i);
+    const k = op.status === 'ok' ? OK : value === REJECT ? LISTED_INFO : JIT;
+    kind[i] = k;
+    bit[i] = sizes[k]!++;
+    if (k !== JIT) return void listed.push(i);
+    const writes = jitByValue.get(value) ?? [];
+    writes.push(i);
+    jitByValue.set(value, writes);
   });
-  times.sort((a, b) => a.time - b.time);
-  const count = times.length;
-  const head = 0;
-  const tail = count + 1;
-  const prev = new Int32Array(count + 2);
-  const next = new Int32Array(count + 2);
-  const opOf = new Int32Array(count + 2);
-  const isCall = new Uint8Array(count + 2);
-  const returnNode = new Int32Array(n).fill(-1);
-  for (let node = 0; node <= tail; node++) {
-    prev[node] = node - 1;
-    next[node] = node + 1;
-  }
-  times.forEach((t, k) => {
-    const node = k + 1;
-    opOf[node] = t.op;
-    isCall[node] = t.call ? 1 : 0;
-    if (!t.call) returnNode[t.op] = node;
-  });
-
-  const unlink = (node: number): void => {
-    next[prev[node]!] = next[node]!;
-    prev[next[node]!] = prev[node]!;
-  };
-  const relink = (node: number): void => {
-    next[prev[node]!] = node;
-    prev[next[node]!] = node;
-  };
-  // Lifting removes the call and then the return; relinking must undo in the reverse order.
-  const lift = (callNode: number): void => {
-    unlink(callNode);
-    const r = returnNode[opOf[callNode]!]!;
-    if (r >= 0) unlink(r);
-  };
-  const unlift = (callNode: number): void => {
-    const r = returnNode[opOf[callNode]!]!;
-    if (r >= 0) relink(r);
-    relink(callNode);
-  };
-
-  const linearized = new LinearizedSet(n);
+  const list = new EntryList(ops, listed);
+  const { head, tail, next, opOf, isCall, timeOf } = list;
+  const sets = sizes.map((size, salt) => new LinearizedSet(size, salt + 1));
+  const [okSet, listedInfoSet, jitSet] = sets as [LinearizedSet, LinearizedSet, LinearizedSet];
+  const setOf = (op: number): LinearizedSet => sets[kind[op]!]!;
   const cache = new SeenCache();
-  const stackNode: number[] = [];
-  const stackState: number[] = [];
-  const stackForced: boolean[] = [];
-  let remainingOk = ops.filter((op) => op.status === 'ok').length;
+  const stack: Frame[] = [];
+  let remainingOk = okSet.size;
   let state = model.initial;
+  let bound = Infinity; // a candidate's call must precede this: the earliest pending return
   let entry = head;
   let arrived = true; // at a configuration not yet examined
+  let depth = 0; // operations linearized, counting just-in-time writes
   let best: { blocked: number; prefix: number; state: number } | undefined;
   let steps = 0;
 
-  const push = (node: number, after: number, forced: boolean): void => {
-    stackNode.push(node);
-    stackState.push(state);
-    stackForced.push(forced);
+  const mark = (op: number, on: boolean): void => {
+    if (on) {
+      setOf(op).set(bit[op]!);
+      demand.linearize(op);
+    } else {
+      setOf(op).clear(bit[op]!);
+      demand.unlinearize(op);
+    }
+    depth += on ? 1 : -1;
+    if (ops[op]!.status === 'ok') remainingOk += on ? -1 : 1;
+  };
+  /** Any pending info write of `value` that may run now; from here on all such are interchangeable. */
+  const jitWrite = (value: number): number => {
+    for (const w of jitByValue.get(value) ?? []) {
+      if (ops[w]!.callIndex >= bound) break;
+      if (!jitSet.has(bit[w]!)) return w;
+    }
+    return NONE;
+  };
+  /** Linearizes `node`'s operation (after `jit` if any) unless that configuration was seen. */
+  const tryPush = (node: number, jit: number, after: number, forced: boolean): boolean => {
+    if (jit !== NONE) mark(jit, true);
+    mark(opOf[node]!, true);
+    if (!cache.add(okSet, listedInfoSet, jitSet, after)) {
+      mark(opOf[node]!, false);
+      if (jit !== NONE) mark(jit, false);
+      return false;
+    }
+    stack.push({ node, jit, forced, state, bound });
     state = after;
-    lift(node);
-    if (ops[opOf[node]!]!.status === 'ok') remainingOk--;
+    list.lift(node);
     arrived = true;
+    return true;
   };
   /** Undoes frames up to and including the nearest unforced one; false when none is left. */
   const backtrack = (): boolean => {
     for (;;) {
-      const node = stackNode.pop();
-      if (node === undefined) return false;
-      state = stackState.pop()!;
-      const op = opOf[node]!;
-      linearized.clear(op);
-      unlift(node);
-      if (ops[op]!.status === 'ok') remainingOk++;
-      if (!stackForced.pop()) {
-        entry = next[node]!;
+      const frame = stack.pop();
+      if (frame === undefined) return false;
+      list.unlift(frame.node);
+      mark(opOf[frame.node]!, false);
+      if (frame.jit !== NONE) mark(frame.jit, false);
+      state = frame.state;
+      bound = frame.bound;
+      if (!frame.forced) {
+        entry = next[frame.node]!;
         return true;
       }
     }
   };
-  /** A candidate read that matches the current state, or -1. */
-  const matchingRead = (): number => {
-    for (let e = next[head]!; e !== tail && isCall[e] === 1; e = next[e]!) {
+  /** The earliest pending ok operation requiring a starved value; only for the failure report. */
+  const starvedOp = (): number => {
+    const top = stack[stack.length - 1];
+    const suspects = top === undefined ? demand.starvedOtherThan(state) : [top.state, top.jit === NONE ? REJECT : model.written(top.jit)];
+    const starved = suspects.find((v) => v !== REJECT && v !== state && demand.isStarved(v));
+    assert(starved !== undefined, 'dead configuration without a starved value');
+    for (let e = next[head]!; e !== tail; e = next[e]!) {
       const op = opOf[e]!;
-      if (model.isRead(op) && model.step(state, op) !== REJECT) return e;
+      if (ops[op]!.status === 'ok' && model.required(op) === starved) return op;
     }
-    return -1;
+    assert(false, 'starved value without a pending operation requiring it');
   };
 
   while (remainingOk > 0) {
     if (++steps % STEPS_PER_DEADLINE_CHECK === 0 && expired()) return { kind: 'timeout' };
     if (arrived) {
       arrived = false;
+      if (demand.dead(state)) {
+        if (best === undefined || depth > best.prefix) best = { blocked: starvedOp(), prefix: depth, state };
+        if (backtrack()) continue;
+        break;
+      }
       entry = next[head]!;
-      // Partial-order reduction: a candidate read that matches the state can be moved to the front
-      // of any linearization of this configuration (it changes nothing and nothing must precede
-      // it), so the configuration is linearizable iff it is after that read. Try nothing else.
-      const read = matchingRead();
-      if (read >= 0) {
-        linearized.set(opOf[read]!);
-        if (cache.add(linearized, state)) {
-          push(read, state, true);
-          continue;
-        }
-        linearized.clear(opOf[read]!);
-        if (!backtrack()) break;
-        continue;
+      let read = NONE;
+      let e = entry;
+      for (; isCall[e] === 1; e = next[e]!) {
+        if (read === NONE && model.isRead(opOf[e]!) && model.step(state, opOf[e]!) !== REJECT) read = e;
+      }
+      bound = timeOf[e]!;
+      if (read !== NONE) {
+        if (tryPush(read, NONE, state, true) || backtrack()) continue;
+        break;
       }
     }
     // A pending ok operation's return entry always lies ahead, so the walk never runs off the end.
@@ -179,21 +184,19 @@ export function searchKey(ops: readonly Operation[], expired: () => boolean): Ke
     if (isCall[entry] === 1) {
       const after = model.step(state, op);
       if (after !== REJECT) {
-        linearized.set(op);
-        if (cache.add(linearized, after)) {
-          push(entry, after, false);
-          continue;
-        }
-        linearized.clear(op);
+        if (tryPush(entry, NONE, after, false)) continue;
+      } else {
+        const jit = jitWrite(model.required(op));
+        if (jit !== NONE && tryPush(entry, jit, model.step(model.required(op), op), false)) continue;
       }
       entry = next[entry]!;
       continue;
     }
     // A return entry: its operation had to be linearized by now and was not.
-    if (best === undefined || stackNode.length > best.prefix) best = { blocked: op, prefix: stackNode.length, state };
+    if (best === undefined || depth > best.prefix) best = { blocked: op, prefix: depth, state };
     if (!backtrack()) break;
   }
   if (remainingOk === 0) return { kind: 'ok' };
-  assert(best !== undefined, 'WGL failed without meeting a return entry');
-  return { kind: 'fail', blocked: ops[best.blocked]!, prefix: best.prefix, total: n, state: model.value(best.state) };
+  assert(best !== undefined, 'WGL failed without meeting a return entry or a starved value');
+  return { kind: 'fail', blocked: ops[best.blocked]!, prefix: best.prefix, total: ops.length, state: model.value(best.state) };
 }

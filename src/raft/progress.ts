@@ -16,6 +16,8 @@ export class Progress {
   /** In probe state: an append is outstanding, wait for its answer (or a heartbeat response). */
   probeSent = false;
   pendingSnapshot = 0;
+  /** Leader ticks since the pending snapshot was sent: an unanswered one is sent again. */
+  snapshotElapsed = 0;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
   readonly inflights: Inflights;
@@ -51,6 +53,7 @@ export class Progress {
   becomeSnapshot(snapshotIndex: number): void {
     this.resetState('snapshot');
     this.pendingSnapshot = snapshotIndex;
+    this.snapshotElapsed = 0;
   }
 
   /** Records an acknowledgement of `n`. Returns false when it is stale. */
@@ -89,7 +92,8 @@ export class Progress {
       this.next = this.match + 1;
       return true;
     }
-    if (this.next - 1 !== rejected) return false;
+    // A rejection at or below match is a delayed duplicate sent before the follower caught up.
+    if (this.next - 1 !== rejected || rejected <= this.match) return false;
     this.next = Math.max(Math.min(rejected, matchHint + 1), this.match + 1);
     assert(this.next >= 1, 'progress.next must stay >= 1');
     this.probeSent = false;

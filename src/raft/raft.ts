@@ -451,9 +451,22 @@ export class Raft {
       }
       this.leadTransferee = NONE; // an unfinished transfer is abandoned after one election timeout
     }
+    this.retryLostSnapshots();
     if (this.heartbeatElapsed >= this.cfg.heartbeatTick) {
       this.heartbeatElapsed = 0;
       this.bcastHeartbeat(this.readOnly.lastPendingContext());
+    }
+  }
+
+  /**
+   * The transport may lose a snapshot without telling us. One not acknowledged within an
+   * election timeout is treated as failed, so the follower is probed (and sent one) again.
+   */
+  private retryLostSnapshots(): void {
+    for (const pr of this.progress.values()) {
+      if (pr.state !== 'snapshot' || ++pr.snapshotElapsed < this.cfg.electionTick) continue;
+      pr.pendingSnapshot = 0;
+      pr.becomeProbe();
     }
   }
 
@@ -708,8 +721,9 @@ export class Raft {
     const pr = this.progress.get(to);
     if (!pr || pr.isPaused()) return false;
     const prevIndex = pr.next - 1;
-    const prevTerm = this.log.term(prevIndex);
     const last = this.log.lastIndex();
+    assert(prevIndex <= last, () => `follower ${to} is at ${pr.next}, beyond the leader's last index ${last}`);
+    const prevTerm = this.log.term(prevIndex);
     if (prevTerm === null || pr.next < this.log.firstIndex()) return this.sendSnapshot(to, pr);
     const ents = pr.next <= last ? this.log.entries(pr.next, last + 1, this.cfg.maxSizePerMsg) : [];
     if (ents.length === 0 && !sendIfEmpty) return false;

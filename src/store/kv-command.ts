@@ -1,82 +1,124 @@
 /**
- * Commands of the key-value state machine, their results, and the command encoding that goes
- * into log entries. Keys and values are raw bytes. Encoding is hand-written so that a command
- * always encodes to the same bytes, and validated on encode so that an oversized or empty-keyed
- * command is refused at the proposer instead of being committed to every replica's log.
+ * Commands of the key-value state machine and the encoding that goes into log entries. Keys and
+ * values are raw bytes. Encoding is hand-written so that a command always encodes to the same
+ * bytes, and validated on encode so that an invalid command is refused at the proposer instead
+ * of being committed to every replica's log (decode validates again: a log is input too).
  */
 import { TesseraError } from '../errors.ts';
 import { MAX_ENTRY_BYTES, MAX_KEY_BYTES } from '../limits.ts';
 import { ByteReader, ByteWriter } from '../util/byte-codec.ts';
+import { compareBytes, utf8 } from '../util/bytes.ts';
+import { MAX_CLIENT_ID_BYTES, MAX_TXN_OPS } from './kv-limits.ts';
 
-/** Exactly-once identity: a client numbers its commands; a retry reuses the number. */
+export type { KvRecord } from './kv-record.ts';
+export type { KvOpResult, KvResult } from './kv-result.ts';
+
+/**
+ * Exactly-once identity. A client numbers its commands from 1; a retry reuses the number.
+ * `since` names the session: a revision the client observed before its first command (0 if it
+ * observed none). All commands of a session carry the same `since`; see kv-sessions.ts for why
+ * this makes expiry safe. Omitted means 0.
+ */
 export interface KvSession {
   readonly client: string;
   readonly seq: number;
+  readonly since?: number;
 }
 
-export type KvCommand =
-  | { readonly op: 'put'; readonly key: Uint8Array; readonly value: Uint8Array; readonly session?: KvSession }
-  | { readonly op: 'delete'; readonly key: Uint8Array; readonly session?: KvSession }
+export type KvCompareOp = '=' | '!=' | '<' | '>';
+
+/**
+ * One condition of a txn. An absent key has version, createRevision and modRevision 0, and as a
+ * value it is `null`, which orders before every present value (even the empty one).
+ */
+export type KvCompare =
+  | { readonly key: Uint8Array; readonly target: 'value'; readonly op: KvCompareOp; readonly value: Uint8Array | null }
   | {
-      readonly op: 'cas';
       readonly key: Uint8Array;
-      /** The value the key must hold for the swap to happen; null = the key must be absent. */
-      readonly expected: Uint8Array | null;
-      readonly value: Uint8Array;
-      readonly session?: KvSession;
+      readonly target: 'version' | 'createRevision' | 'modRevision';
+      readonly op: KvCompareOp;
+      readonly value: number;
+    };
+
+/** An op of a txn branch; ops run in order and each sees the effects of those before it. */
+export type KvTxnOp =
+  | { readonly op: 'put'; readonly key: Uint8Array; readonly value: Uint8Array }
+  | { readonly op: 'delete'; readonly key: Uint8Array }
+  /** Deletes every key in [start, end); end null = no upper bound. */
+  | { readonly op: 'deleteRange'; readonly start: Uint8Array; readonly end: Uint8Array | null }
+  | { readonly op: 'get'; readonly key: Uint8Array };
+
+/**
+ * What a cas compares: the value (null = the key must be absent), or one of the key's numbers
+ * (0 = absent, as in etcd).
+ */
+export type KvCasExpected =
+  | Uint8Array
+  | null
+  | { readonly version: number }
+  | { readonly createRevision: number }
+  | { readonly modRevision: number };
+
+export type KvCommand = (
+  | { readonly op: 'put'; readonly key: Uint8Array; readonly value: Uint8Array }
+  | { readonly op: 'delete'; readonly key: Uint8Array }
+  | { readonly op: 'deleteRange'; readonly start: Uint8Array; readonly end: Uint8Array | null }
+  | { readonly op: 'cas'; readonly key: Uint8Array; readonly expected: KvCasExpected; readonly value: Uint8Array }
+  /** All or nothing: if every compare holds, `success` runs, else `failure` (etcd's Txn). */
+  | {
+      readonly op: 'txn';
+      readonly compares: readonly KvCompare[];
+      readonly success: readonly KvTxnOp[];
+      readonly failure: readonly KvTxnOp[];
     }
   /** A read through the log: linearizable by construction, and handy in tests. */
-  | { readonly op: 'get'; readonly key: Uint8Array; readonly session?: KvSession };
-
-export interface KvRecord {
-  readonly value: Uint8Array;
-  /** Raft index of the put that created the key (since it was last absent). */
-  readonly createRevision: number;
-  /** Raft index of the last put to the key. */
-  readonly modRevision: number;
-  /** Number of puts since the key was created: 1 on creation. */
-  readonly version: number;
-}
-
-export type KvResult =
-  | {
-      readonly ok: true;
-      /** Raft index of the command's entry. */
-      readonly revision: number;
-      /** put / delete / cas: the record before the command (null = was absent). */
-      readonly prev?: KvRecord | null;
-      /** get: the record read (null = absent). */
-      readonly value?: KvRecord | null;
-    }
-  | { readonly ok: false; readonly reason: 'compare_failed'; readonly current: KvRecord | null }
-  /** The command is older than the client's latest: a delayed duplicate, not applied. */
-  | { readonly ok: false; readonly reason: 'session_stale' };
+  | { readonly op: 'get'; readonly key: Uint8Array }
+) & { readonly session?: KvSession };
 
 const OP_PUT = 1;
 const OP_DELETE = 2;
 const OP_CAS = 3;
 const OP_GET = 4;
+const OP_DELETE_RANGE = 5;
+const OP_TXN = 6;
 const HAS_SESSION = 0x80;
 
+const EXPECT_ABSENT = 0;
+const EXPECT_VALUE = 1;
+const EXPECT_VERSION = 2;
+const EXPECT_CREATE = 3;
+const EXPECT_MOD = 4;
+
+const TARGETS = ['value', 'version', 'createRevision', 'modRevision'] as const;
+const COMPARE_OPS: readonly KvCompareOp[] = ['=', '!=', '<', '>'];
+
 export function encodeCommand(cmd: KvCommand): Uint8Array {
-  validateKey(cmd.key);
-  if (cmd.session) validateSession(cmd.session);
-  const w = new ByteWriter(cmd.key.length + 16 + ('value' in cmd ? cmd.value.length : 0));
+  validateCommand(cmd);
+  const w = new ByteWriter(64);
   const tag = opTag(cmd.op);
   w.u8(cmd.session ? tag | HAS_SESSION : tag);
-  if (cmd.session) w.string(cmd.session.client).uvarint(cmd.session.seq);
-  w.bytes(cmd.key);
+  if (cmd.session) w.string(cmd.session.client).uvarint(cmd.session.seq).uvarint(cmd.session.since ?? 0);
   switch (cmd.op) {
     case 'put':
-      w.bytes(cmd.value);
-      break;
-    case 'cas':
-      if (cmd.expected === null) w.u8(0);
-      else w.u8(1).bytes(cmd.expected);
-      w.bytes(cmd.value);
+      w.bytes(cmd.key).bytes(cmd.value);
       break;
     case 'delete':
     case 'get':
+      w.bytes(cmd.key);
+      break;
+    case 'deleteRange':
+      writeRange(w, cmd.start, cmd.end);
+      break;
+    case 'cas':
+      w.bytes(cmd.key);
+      writeExpected(w, cmd.expected);
+      w.bytes(cmd.value);
+      break;
+    case 'txn':
+      w.uvarint(cmd.compares.length);
+      for (const c of cmd.compares) writeCompare(w, c);
+      writeOps(w, cmd.success);
+      writeOps(w, cmd.failure);
       break;
   }
   if (w.length > MAX_ENTRY_BYTES) {
@@ -89,35 +131,49 @@ export function encodeCommand(cmd: KvCommand): Uint8Array {
 export function decodeCommand(data: Uint8Array): KvCommand {
   const r = new ByteReader(data, 'kv command', 'INVALID_ARGUMENT');
   const first = r.u8();
-  const session = first & HAS_SESSION ? { client: r.string(), seq: r.uvarint() } : undefined;
-  const key = r.bytes();
+  let session: KvSession | undefined;
+  if (first & HAS_SESSION) {
+    const client = r.string();
+    const seq = r.uvarint();
+    const since = r.uvarint();
+    session = since === 0 ? { client, seq } : { client, seq, since };
+  }
   let cmd: KvCommand;
   switch (first & ~HAS_SESSION) {
     case OP_PUT:
-      cmd = { op: 'put', key, value: r.bytes() };
+      cmd = { op: 'put', key: r.bytes(), value: r.bytes() };
       break;
     case OP_DELETE:
-      cmd = { op: 'delete', key };
+      cmd = { op: 'delete', key: r.bytes() };
       break;
+    case OP_GET:
+      cmd = { op: 'get', key: r.bytes() };
+      break;
+    case OP_DELETE_RANGE: {
+      const { start, end } = readRange(r);
+      cmd = { op: 'deleteRange', start, end };
+      break;
+    }
     case OP_CAS: {
-      const flag = r.u8();
-      if (flag > 1) r.fail(`bad cas flag ${flag}`);
-      const expected = flag === 1 ? r.bytes() : null;
+      const key = r.bytes();
+      const expected = readExpected(r);
       cmd = { op: 'cas', key, expected, value: r.bytes() };
       break;
     }
-    case OP_GET:
-      cmd = { op: 'get', key };
+    case OP_TXN: {
+      const compares: KvCompare[] = [];
+      const n = count(r);
+      for (let i = 0; i < n; i++) compares.push(readCompare(r));
+      const success = readOps(r);
+      cmd = { op: 'txn', compares, success, failure: readOps(r) };
       break;
+    }
     default:
       return r.fail(`unknown op ${first & ~HAS_SESSION}`);
   }
   r.end();
-  validateKey(key);
-  if (session) {
-    validateSession(session);
-    cmd = { ...cmd, session };
-  }
+  if (session) cmd = { ...cmd, session };
+  validateCommand(cmd);
   return cmd;
 }
 
@@ -128,14 +184,180 @@ export function validateKey(key: Uint8Array): void {
   }
 }
 
-function validateSession(s: KvSession): void {
-  if (s.client.length === 0) throw new TesseraError('INVALID_ARGUMENT', 'session client id is empty');
-  if (!Number.isSafeInteger(s.seq) || s.seq < 0) {
-    throw new TesseraError('INVALID_ARGUMENT', `session seq must be a non-negative integer, got ${s.seq}`);
+/** A range [start, end): start a valid key, end null (unbounded) or a valid key after start. */
+export function validateRange(start: Uint8Array, end: Uint8Array | null): void {
+  validateKey(start);
+  if (end === null) return;
+  validateKey(end);
+  if (compareBytes(start, end) >= 0) throw new TesseraError('INVALID_ARGUMENT', 'range end must be after its start');
+}
+
+function validateCommand(cmd: KvCommand): void {
+  if (cmd.session) validateSession(cmd.session);
+  switch (cmd.op) {
+    case 'put':
+    case 'delete':
+    case 'get':
+      return validateKey(cmd.key);
+    case 'deleteRange':
+      return validateRange(cmd.start, cmd.end);
+    case 'cas':
+      validateKey(cmd.key);
+      if (cmd.expected !== null && !(cmd.expected instanceof Uint8Array)) validateCount(expectedNumber(cmd.expected));
+      return;
+    case 'txn':
+      for (const [what, n] of [
+        ['compares', cmd.compares.length],
+        ['success ops', cmd.success.length],
+        ['failure ops', cmd.failure.length],
+      ] as const) {
+        if (n > MAX_TXN_OPS) throw new TesseraError('INVALID_ARGUMENT', `txn has ${n} ${what}, limit ${MAX_TXN_OPS}`);
+      }
+      for (const c of cmd.compares) {
+        validateKey(c.key);
+        if (!TARGETS.includes(c.target) || !COMPARE_OPS.includes(c.op)) {
+          throw new TesseraError('INVALID_ARGUMENT', `bad compare ${c.target} ${c.op}`);
+        }
+        if (c.target !== 'value') validateCount(c.value);
+      }
+      for (const op of [...cmd.success, ...cmd.failure]) {
+        if (op.op === 'deleteRange') validateRange(op.start, op.end);
+        else validateKey(op.key);
+      }
+      return;
   }
 }
 
-function opTag(op: KvCommand['op']): number {
+function validateSession(s: KvSession): void {
+  if (s.client.length === 0) throw new TesseraError('INVALID_ARGUMENT', 'session client id is empty');
+  const bytes = utf8(s.client).length;
+  if (bytes > MAX_CLIENT_ID_BYTES) {
+    throw new TesseraError('INVALID_ARGUMENT', `session client id is ${bytes} bytes, limit ${MAX_CLIENT_ID_BYTES}`);
+  }
+  if (!Number.isSafeInteger(s.seq) || s.seq < 1) {
+    throw new TesseraError('INVALID_ARGUMENT', `session seq must be an integer >= 1, got ${s.seq}`);
+  }
+  if (s.since !== undefined) validateCount(s.since);
+}
+
+function validateCount(n: number): void {
+  if (!Number.isSafeInteger(n) || n < 0) throw new TesseraError('INVALID_ARGUMENT', `expected a non-negative integer, got ${n}`);
+}
+
+function expectedNumber(e: Exclude<KvCasExpected, Uint8Array | null>): number {
+  return 'version' in e ? e.version : 'createRevision' in e ? e.createRevision : e.modRevision;
+}
+
+function writeExpected(w: ByteWriter, e: KvCasExpected): void {
+  if (e === null) w.u8(EXPECT_ABSENT);
+  else if (e instanceof Uint8Array) w.u8(EXPECT_VALUE).bytes(e);
+  else if ('version' in e) w.u8(EXPECT_VERSION).uvarint(e.version);
+  else if ('createRevision' in e) w.u8(EXPECT_CREATE).uvarint(e.createRevision);
+  else w.u8(EXPECT_MOD).uvarint(e.modRevision);
+}
+
+function readExpected(r: ByteReader): KvCasExpected {
+  const kind = r.u8();
+  switch (kind) {
+    case EXPECT_ABSENT:
+      return null;
+    case EXPECT_VALUE:
+      return r.bytes();
+    case EXPECT_VERSION:
+      return { version: r.uvarint() };
+    case EXPECT_CREATE:
+      return { createRevision: r.uvarint() };
+    case EXPECT_MOD:
+      return { modRevision: r.uvarint() };
+    default:
+      return r.fail(`bad cas expectation ${kind}`);
+  }
+}
+
+function writeCompare(w: ByteWriter, c: KvCompare): void {
+  w.bytes(c.key).u8(TARGETS.indexOf(c.target)).u8(COMPARE_OPS.indexOf(c.op));
+  if (c.target !== 'value') w.uvarint(c.value);
+  else if (c.value === null) w.u8(0);
+  else w.u8(1).bytes(c.value);
+}
+
+function readCompare(r: ByteReader): KvCompare {
+  const key = r.bytes();
+  const target = TARGETS[r.u8()] ?? r.fail('bad compare target');
+  const op = COMPARE_OPS[r.u8()] ?? r.fail('bad compare op');
+  if (target !== 'value') return { key, target, op, value: r.uvarint() };
+  const present = r.u8();
+  if (present > 1) r.fail(`bad compare value flag ${present}`);
+  return { key, target, op, value: present === 1 ? r.bytes() : null };
+}
+
+function writeRange(w: ByteWriter, start: Uint8Array, end: Uint8Array | null): void {
+  w.bytes(start);
+  if (end === null) w.u8(0);
+  else w.u8(1).bytes(end);
+}
+
+function readRange(r: ByteReader): { start: Uint8Array; end: Uint8Array | null } {
+  const start = r.bytes();
+  const hasEnd = r.u8();
+  if (hasEnd > 1) r.fail(`bad range end flag ${hasEnd}`);
+  return { start, end: hasEnd === 1 ? r.bytes() : null };
+}
+
+function writeOps(w: ByteWriter, ops: readonly KvTxnOp[]): void {
+  w.uvarint(ops.length);
+  for (const op of ops) {
+    w.u8(opTag(op.op));
+    switch (op.op) {
+      case 'put':
+        w.bytes(op.key).bytes(op.value);
+        break;
+      case 'delete':
+      case 'get':
+        w.bytes(op.key);
+        break;
+      case 'deleteRange':
+        writeRange(w, op.start, op.end);
+        break;
+    }
+  }
+}
+
+function readOps(r: ByteReader): KvTxnOp[] {
+  const ops: KvTxnOp[] = [];
+  const n = count(r);
+  for (let i = 0; i < n; i++) {
+    const tag = r.u8();
+    switch (tag) {
+      case OP_PUT:
+        ops.push({ op: 'put', key: r.bytes(), value: r.bytes() });
+        break;
+      case OP_DELETE:
+        ops.push({ op: 'delete', key: r.bytes() });
+        break;
+      case OP_GET:
+        ops.push({ op: 'get', key: r.bytes() });
+        break;
+      case OP_DELETE_RANGE: {
+        const { start, end } = readRange(r);
+        ops.push({ op: 'deleteRange', start, end });
+        break;
+      }
+      default:
+        return r.fail(`bad txn op ${tag}`);
+    }
+  }
+  return ops;
+}
+
+/** A count that cannot exceed what the remaining bytes could hold (at least one byte per item). */
+function count(r: ByteReader): number {
+  const n = r.uvarint();
+  if (n > r.remaining) r.fail(`count ${n} exceeds remaining ${r.remaining} bytes`);
+  return n;
+}
+
+function opTag(op: KvCommand['op'] | KvTxnOp['op']): number {
   switch (op) {
     case 'put':
       return OP_PUT;
@@ -145,5 +367,9 @@ function opTag(op: KvCommand['op']): number {
       return OP_CAS;
     case 'get':
       return OP_GET;
+    case 'deleteRange':
+      return OP_DELETE_RANGE;
+    case 'txn':
+      return OP_TXN;
   }
 }

@@ -97,11 +97,13 @@ export class MemoryLogStore implements LogStore {
 
   /**
    * Stops using the disk: pending acknowledgements are dropped, later calls throw CLOSED.
-   * (A crash of the disk has the same effect without a call.)
+   * (A crash of the disk has the same effect without a call.) Takes effect before it returns;
+   * the promise is for the common signature with the LMDB store, whose close is asynchronous.
    */
-  close(): void {
+  close(): Promise<void> {
     this.closed = true;
     this.pending.length = 0;
+    return Promise.resolve();
   }
 
   private write(rec: WalRecord): void {

@@ -141,6 +141,13 @@ export class ByteReader {
     return out;
   }
 
+  /** A copy of every byte not read yet (an unprefixed trailing field), consuming them. */
+  rest(): Uint8Array {
+    const out = this.buf.slice(this.pos);
+    this.pos = this.buf.length;
+    return out;
+  }
+
   string(): string {
     const b = this.bytes();
     try {

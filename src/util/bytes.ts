@@ -39,3 +39,43 @@ export function utf8(s: string): Uint8Array {
 export function fromUtf8(bytes: Uint8Array): string {
   return decoder.decode(bytes);
 }
+
+/**
+ * The smallest key greater than every key that starts with `prefix`, for prefix scans as
+ * [prefix, prefixEnd(prefix)). Null when no such key exists (empty prefix or all 0xff bytes):
+ * the scan then has no upper bound.
+ */
+export function prefixEnd(prefix: Uint8Array): Uint8Array | null {
+  for (let i = prefix.length - 1; i >= 0; i--) {
+    if (prefix[i]! < 0xff) {
+      const end = prefix.slice(0, i + 1);
+      end[i] = end[i]! + 1;
+      return end;
+    }
+  }
+  return null;
+}
+
+/** The smallest key greater than `key` (key + 0x00): turns an exclusive lower bound into an inclusive one. */
+export function keySuccessor(key: Uint8Array): Uint8Array {
+  const out = new Uint8Array(key.length + 1);
+  out.set(key);
+  return out;
+}
+
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** A plain Uint8Array over the same memory: Buffers from Node APIs compare equal to our own arrays only as this. */
+export function asUint8Array(b: Uint8Array): Uint8Array {
+  return b.constructor === Uint8Array ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}

@@ -14,8 +14,8 @@ function harness(options: MemoryLogStoreOptions, crashSeed = 1): () => LogStoreH
       get store() {
         return store;
       },
-      reopen() {
-        store.close();
+      async reopen() {
+        await store.close();
         store = new MemoryLogStore(disk, options);
         return store;
       },

@@ -1,25 +1,21 @@
 /**
- * The key-value state machine contract, run against every implementation (memory twin now,
- * LMDB later). Only the KvStateMachine interface is used. `reopen`, if given, must close and
- * reopen a durable implementation, which must come back at the same applied index.
+ * The key-value state machine contract, run against every implementation (the memory twin and
+ * LMDB) so they cannot drift. Only the KvStateMachine interface is used. This file holds the
+ * basics and registers the topic suites (commands, reads, sessions, snapshots); `durable`
+ * implementations must also keep their state across reopen.
  */
 import { describe, expect, it } from 'vitest';
 import type { KvResult } from '../../src/store/kv-command.ts';
-import type { KvStateMachine } from '../../src/store/kv-state-machine.ts';
-import { b, cas, del, entriesOf, get, put } from './kv-fixtures.ts';
+import { b, cas, del, entriesOf, get, put, rec } from './kv-fixtures.ts';
+import { describeCommandConformance } from './sm-commands-conformance.ts';
+import { describeReadConformance } from './sm-reads-conformance.ts';
+import { describeSessionConformance } from './sm-sessions-conformance.ts';
+import { describeSnapshotConformance } from './sm-snapshots-conformance.ts';
+import { keptEvents, meta, observe, type OpenStateMachine } from './sm-harness.ts';
 
-export interface StateMachineHarness {
-  readonly sm: KvStateMachine;
-  reopen?(): KvStateMachine;
-}
+export type { StateMachineHarness } from './sm-harness.ts';
 
-const meta = (index: number, term: number) => ({ index, term, conf: { voters: [1], learners: [] } });
-
-export function describeStateMachineConformance(
-  name: string,
-  open: () => StateMachineHarness,
-  options: { durable: boolean } = { durable: false },
-): void {
+export function describeStateMachineConformance(name: string, open: OpenStateMachine, options: { durable: boolean } = { durable: false }): void {
   describe(`StateMachine conformance: ${name}`, () => {
     it('starts empty at index 0', () => {
       const { sm } = open();
@@ -32,13 +28,9 @@ export function describeStateMachineConformance(
       const { sm } = open();
       const r = sm.apply(entriesOf(1, 1, [put('k', 'v1'), put('other', 'x'), put('k', 'v2')]));
       expect(r[0]).toEqual({ ok: true, revision: 1, prev: null });
-      expect(r[2]).toEqual({
-        ok: true,
-        revision: 3,
-        prev: { value: b('v1'), createRevision: 1, modRevision: 1, version: 1 },
-      });
-      expect(sm.get(b('k'))).toEqual({ value: b('v2'), createRevision: 1, modRevision: 3, version: 2 });
-      expect(sm.get(b('other'))).toEqual({ value: b('x'), createRevision: 2, modRevision: 2, version: 1 });
+      expect(r[2]).toEqual({ ok: true, revision: 3, prev: rec('v1', 1, 1, 1) });
+      expect(sm.get(b('k'))).toEqual(rec('v2', 1, 3, 2));
+      expect(sm.get(b('other'))).toEqual(rec('x', 2, 2, 1));
       expect(sm.appliedIndex()).toBe(3);
       expect(sm.appliedTerm()).toBe(1);
     });
@@ -47,26 +39,22 @@ export function describeStateMachineConformance(
       const { sm } = open();
       const r = sm.apply(entriesOf(1, 1, [get('k'), put('k', 'v'), get('k')]));
       expect(r[0]).toEqual({ ok: true, revision: 1, value: null });
-      expect(r[2]).toEqual({ ok: true, revision: 3, value: { value: b('v'), createRevision: 2, modRevision: 2, version: 1 } });
+      expect(r[2]).toEqual({ ok: true, revision: 3, value: rec('v', 2, 2, 1) });
     });
 
     it('deletes, and a put after a delete starts a new life of the key', () => {
       const { sm } = open();
       const r = sm.apply(entriesOf(1, 1, [put('k', 'a'), put('k', 'b'), del('k'), del('k'), put('k', 'c')]));
-      expect(r[2]).toEqual({ ok: true, revision: 3, prev: { value: b('b'), createRevision: 1, modRevision: 2, version: 2 } });
+      expect(r[2]).toEqual({ ok: true, revision: 3, prev: rec('b', 1, 2, 2) });
       expect(r[3]).toEqual({ ok: true, revision: 4, prev: null });
-      expect(sm.get(b('k'))).toEqual({ value: b('c'), createRevision: 5, modRevision: 5, version: 1 });
+      expect(sm.get(b('k'))).toEqual(rec('c', 5, 5, 1));
     });
 
     it('compare-and-swaps on the current value', () => {
       const { sm } = open();
       const r = sm.apply(entriesOf(1, 1, [put('k', 'a'), cas('k', 'a', 'b'), cas('k', 'a', 'c')]));
-      expect(r[1]).toEqual({ ok: true, revision: 2, prev: { value: b('a'), createRevision: 1, modRevision: 1, version: 1 } });
-      expect(r[2]).toEqual({
-        ok: false,
-        reason: 'compare_failed',
-        current: { value: b('b'), createRevision: 1, modRevision: 2, version: 2 },
-      });
+      expect(r[1]).toEqual({ ok: true, revision: 2, prev: rec('a', 1, 1, 1) });
+      expect(r[2]).toEqual({ ok: false, reason: 'compare_failed', current: rec('b', 1, 2, 2) });
       expect(sm.get(b('k'))?.value).toEqual(b('b'));
     });
 
@@ -94,41 +82,11 @@ export function describeStateMachineConformance(
       expect(sm.appliedTerm()).toBe(2);
     });
 
-    it('applies a retried session command once and returns the first result', () => {
+    it('treats a Normal entry without data as a no-op', () => {
       const { sm } = open();
-      const s = { client: 'c1', seq: 1 };
-      const r = sm.apply(entriesOf(1, 1, [put('k', 'v', s), put('k', 'v', s), put('k', 'other', s)]));
-      expect(r[1]).toEqual(r[0]);
-      expect(r[2]).toEqual(r[0]); // the cached result, whatever the retry carries
-      expect(sm.get(b('k'))).toEqual({ value: b('v'), createRevision: 1, modRevision: 1, version: 1 });
-    });
-
-    it('caches failed results too: a retried cas does not succeed later', () => {
-      const { sm } = open();
-      const s = { client: 'c1', seq: 7 };
-      const r = sm.apply(entriesOf(1, 1, [cas('k', 'x', 'y', s), put('k', 'x'), cas('k', 'x', 'y', s)]));
-      expect(r[0]).toEqual({ ok: false, reason: 'compare_failed', current: null });
-      expect(r[2]).toEqual(r[0]);
-      expect(sm.get(b('k'))?.value).toEqual(b('x'));
-    });
-
-    it('rejects an older session command as stale without applying it', () => {
-      const { sm } = open();
-      const r = sm.apply(
-        entriesOf(1, 1, [
-          put('k', 'a', { client: 'c1', seq: 5 }),
-          put('k', 'old', { client: 'c1', seq: 4 }),
-          put('k', 'b', { client: 'c2', seq: 1 }), // other clients are independent
-          put('k', 'c', { client: 'c1', seq: 6 }),
-          put('k', 'a', { client: 'c1', seq: 5 }), // now stale too
-        ]),
-      );
-      expect(r[1]).toEqual({ ok: false, reason: 'session_stale' });
-      expect(r[2]).toMatchObject({ ok: true, revision: 3 });
-      expect(r[3]).toMatchObject({ ok: true, revision: 4 });
-      expect(r[4]).toEqual({ ok: false, reason: 'session_stale' });
-      expect(sm.get(b('k'))).toEqual({ value: b('c'), createRevision: 1, modRevision: 4, version: 3 });
-      expect(sm.appliedIndex()).toBe(5);
+      const [e] = entriesOf(1, 1, [put('a', '1')]);
+      expect(sm.apply([{ ...e!, data: new Uint8Array(0) }])).toEqual([null]);
+      expect(sm.appliedIndex()).toBe(1);
     });
 
     it('asserts apply gets exactly the next indexes: no gap, no replay', () => {
@@ -140,28 +98,40 @@ export function describeStateMachineConformance(
       expect(sm.get(b('k'))?.value).toEqual(b('v'));
     });
 
-    it('rejects a batch with a gap inside as a whole', () => {
+    it('rejects a batch with a gap inside as a whole: data, events and index', () => {
       const { sm } = open();
       const batch = [...entriesOf(1, 1, [put('a', '1')]), ...entriesOf(3, 1, [put('b', '2')])];
       expect(() => sm.apply(batch)).toThrow(expect.objectContaining({ code: 'INVARIANT' }));
       expect(sm.appliedIndex()).toBe(0);
       expect(sm.get(b('a'))).toBeNull();
+      expect(sm.events(1, 10)).toEqual([]);
     });
 
-    it('rejects a batch with a malformed command as a whole', () => {
+    it('rejects a batch with a malformed command as a whole, and applies it correctly afterwards', () => {
       const { sm } = open();
-      const batch = entriesOf(1, 1, [put('a', '1'), put('b', '2')]);
+      const batch = entriesOf(1, 1, [put('a', '1', { client: 'c', seq: 1 }), put('b', '2')]);
       const poisoned = [batch[0]!, { ...batch[1]!, data: Uint8Array.of(0xee, 1, 2) }];
       expect(() => sm.apply(poisoned)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
       expect(sm.appliedIndex()).toBe(0);
       expect(sm.get(b('a'))).toBeNull();
+      // Nothing of the rejected batch lingers: not its session, not its event numbering.
+      const r = sm.apply(batch);
+      expect(r[0]).toEqual({ ok: true, revision: 1, prev: null });
+      const fresh = open().sm;
+      fresh.apply(batch);
+      expect(observe(sm)).toEqual(observe(fresh));
+      expect(sm.snapshot()).toEqual(fresh.snapshot());
     });
 
-    it('treats a Normal entry without data as a no-op', () => {
-      const { sm } = open();
-      const [e] = entriesOf(1, 1, [put('a', '1')]);
-      expect(sm.apply([{ ...e!, data: new Uint8Array(0) }])).toEqual([null]);
-      expect(sm.appliedIndex()).toBe(1);
+    it('produces the same state whatever the batching', () => {
+      const history = entriesOf(1, 1, [put('a', '1', { client: 'c', seq: 1 }), null, del('a'), put('b', '2', { client: 'c', seq: 2 })]);
+      const whole = open().sm;
+      whole.apply(history);
+      const oneByOne = open().sm;
+      for (const e of history) oneByOne.apply([e]);
+      expect(observe(oneByOne)).toEqual(observe(whole));
+      expect(keptEvents(oneByOne)).toEqual(keptEvents(whole));
+      expect(oneByOne.snapshot()).toEqual(whole.snapshot());
     });
 
     it('round-trips snapshot and restore: same bytes, same reads, same future', () => {
@@ -169,9 +139,9 @@ export function describeStateMachineConformance(
         put('b', '1'),
         put('a', '2', { client: 'c1', seq: 1 }),
         null,
-        cas('b', '1', '3', { client: 'c2', seq: 9 }),
+        cas('b', '1', '3', { client: 'c2', seq: 1 }),
         del('zz'),
-        put('zz', 'last'),
+        put('zz', 'last', { client: 'c1', seq: 2 }),
       ]);
       const { sm } = open();
       sm.apply(history);
@@ -181,17 +151,18 @@ export function describeStateMachineConformance(
       expect(other.snapshot()).toEqual(image);
       expect(other.appliedIndex()).toBe(6);
       expect(other.appliedTerm()).toBe(2);
-      for (const k of ['a', 'b', 'zz', 'missing']) expect(other.get(b(k))).toEqual(sm.get(b(k)));
+      expect(observe(other)).toEqual(observe(sm));
       // Sessions survived: a retry after the restore gets the cached result, not a second apply.
       const next = entriesOf(7, 3, [
-        cas('b', '1', '3', { client: 'c2', seq: 9 }),
-        put('a', 'x', { client: 'c1', seq: 0 }),
-        put('a', '9', { client: 'c1', seq: 2 }),
+        cas('b', '1', '3', { client: 'c2', seq: 1 }),
+        put('a', 'x', { client: 'c1', seq: 1 }),
+        put('a', '9', { client: 'c1', seq: 3 }),
       ]);
-      const expected: KvResult[] = sm.apply(next) as KvResult[];
+      const expected = sm.apply(next) as KvResult[];
       expect(other.apply(next)).toEqual(expected);
       expect(expected[0]).toMatchObject({ ok: true, revision: 4 });
       expect(expected[1]).toEqual({ ok: false, reason: 'session_stale' });
+      expect(expected[2]).toMatchObject({ ok: true, revision: 9 });
       expect(other.snapshot()).toEqual(sm.snapshot());
     });
 
@@ -210,13 +181,14 @@ export function describeStateMachineConformance(
       source.apply(entriesOf(1, 1, [put('kept', '1')]));
       const image = source.snapshot();
       const { sm } = open();
-      sm.apply(entriesOf(1, 1, [put('dropped', '1'), put('kept', 'old', { client: 'c', seq: 3 }), null]));
+      sm.apply(entriesOf(1, 1, [put('dropped', '1'), put('kept', 'old', { client: 'c', seq: 1 }), null]));
       sm.restore(meta(1, 1), image);
       expect(sm.appliedIndex()).toBe(1);
       expect(sm.get(b('dropped'))).toBeNull();
       expect(sm.get(b('kept'))?.value).toEqual(b('1'));
-      // The session of the replaced state is gone too: seq 3 applies afresh.
-      expect(sm.apply(entriesOf(2, 1, [put('kept', 'new', { client: 'c', seq: 3 })]))[0]).toMatchObject({ ok: true });
+      expect(sm.events(1, 10)).toEqual([{ revision: 1, sub: 0, type: 'put', key: b('kept'), value: b('1'), record: rec('1', 1, 1, 1) }]);
+      // The session of the replaced state is gone too: seq 1 opens it afresh.
+      expect(sm.apply(entriesOf(2, 1, [put('kept', 'new', { client: 'c', seq: 1 })]))[0]).toMatchObject({ ok: true });
     });
 
     it('continues from the restored index only', () => {
@@ -228,26 +200,53 @@ export function describeStateMachineConformance(
       expect(sm.apply(entriesOf(3, 1, [put('k', 'x')]))[0]).toMatchObject({ ok: true, revision: 3 });
     });
 
-    it('rejects a snapshot image that does not match its metadata or is corrupt', () => {
+    it('rejects a snapshot image that does not match its metadata or is corrupt, keeping its state', () => {
       const source = open().sm;
       source.apply(entriesOf(1, 1, [put('k', 'v')]));
       const image = source.snapshot();
-      expect(() => open().sm.restore(meta(2, 1), image)).toThrow();
-      const corrupt = image.slice();
-      corrupt[corrupt.length - 6] = corrupt[corrupt.length - 6]! ^ 0x10;
-      expect(() => open().sm.restore(meta(1, 1), corrupt)).toThrow(expect.objectContaining({ code: 'CORRUPTION' }));
+      const { sm } = open();
+      sm.apply(entriesOf(1, 1, [put('mine', 'v')]));
+      expect(() => sm.restore(meta(2, 1), image)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+      for (let at = 0; at < image.length; at++) {
+        const corrupt = image.slice();
+        corrupt[at] = corrupt[at]! ^ 0x10;
+        expect(() => sm.restore(meta(1, 1), corrupt)).toThrow(expect.objectContaining({ code: 'CORRUPTION' }));
+      }
+      expect(() => sm.restore(meta(1, 1), image.subarray(0, image.length - 1))).toThrow(expect.objectContaining({ code: 'CORRUPTION' }));
+      expect(() => sm.restore(meta(1, 1), Uint8Array.of(...image, 0))).toThrow(expect.objectContaining({ code: 'CORRUPTION' }));
+      expect(sm.get(b('mine'))?.value).toEqual(b('v'));
+      expect(sm.get(b('k'))).toBeNull();
     });
+
+    it('throws CLOSED after close', async () => {
+      const { sm } = open();
+      await sm.close();
+      expect(() => sm.appliedIndex()).toThrow(expect.objectContaining({ code: 'CLOSED' }));
+    });
+
+    describeCommandConformance(open);
+    describeReadConformance(open);
+    describeSessionConformance(open);
+    describeSnapshotConformance(open);
 
     // A volatile implementation is rebuilt from the log instead; only durable ones promise this.
     if (!options.durable) return;
-    it('keeps its applied state across reopen (durable implementations)', () => {
+    it('keeps its applied state, events and sessions across reopen (durable implementations)', async () => {
       const h = open();
       if (!h.reopen) throw new Error('a durable implementation must provide reopen()');
-      h.sm.apply(entriesOf(1, 1, [put('k', 'v', { client: 'c', seq: 1 })]));
+      const s = { client: 'c', seq: 1 };
+      const first = h.sm.apply(entriesOf(1, 1, [put('k', 'v', s), delRangeAll(), put('k2', 'w')]));
       const image = h.sm.snapshot();
-      const reopened = h.reopen();
-      expect(reopened.appliedIndex()).toBe(1);
+      const seen = observe(h.sm);
+      const reopened = await h.reopen();
+      expect(reopened.appliedIndex()).toBe(3);
       expect(reopened.snapshot()).toEqual(image);
+      expect(observe(reopened)).toEqual(seen);
+      expect(reopened.apply(entriesOf(4, 1, [put('k', 'again', s)]))[0]).toEqual(first[0]);
     });
   });
+}
+
+function delRangeAll() {
+  return { op: 'deleteRange' as const, start: Uint8Array.of(0), end: null };
 }

@@ -147,3 +147,36 @@ export function okGetLines(events: readonly HistoryEvent[]): number[] {
   });
   return lines;
 }
+
+/**
+ * Rewrites the ok get completed on line `line` to read a stale value: one written by an ok put that
+ * completed before another ok put on the key was invoked, which itself completed before the get was
+ * invoked. Written values are unique, so no linearization can serve it. Undefined if none exists.
+ */
+export function withStaleRead(events: readonly HistoryEvent[], line: number): HistoryEvent[] | undefined {
+  const done = events[line];
+  if (done === undefined || done.type !== 'ok' || done.f !== 'get') throw new Error(`line ${line} is not an ok get`);
+  let invokeLine = line - 1;
+  while (events[invokeLine]!.process !== done.process) invokeLine--;
+  // Latest ok put completed before the get's invoke, then the latest ok put completed before that one's invoke.
+  const okPuts = pairPuts(events, done.key);
+  const newer = okPuts.filter((p) => p.returnLine < invokeLine).at(-1);
+  if (newer === undefined) return undefined;
+  const older = okPuts.filter((p) => p.returnLine < newer.callLine).at(-1);
+  if (older === undefined) return undefined;
+  return events.map((e, i) => (i === line ? { ...e, value: older.value } : e));
+}
+
+function pairPuts(events: readonly HistoryEvent[], key: string): { callLine: number; returnLine: number; value: string }[] {
+  const open = new Map<number, number>();
+  const out: { callLine: number; returnLine: number; value: string }[] = [];
+  events.forEach((e, i) => {
+    if (e.f !== 'put' || e.key !== key) return;
+    if (e.type === 'invoke') open.set(e.process, i);
+    else if (e.type === 'ok') {
+      const callLine = open.get(e.process)!;
+      out.push({ callLine, returnLine: i, value: events[callLine]!.value as string });
+    }
+  });
+  return out;
+}

@@ -1,0 +1,150 @@
+/**
+ * The key-value state machine's semantics over a KvBackend: one apply batch is one backend
+ * batch holding the effects of every entry, the session and event bookkeeping, and the applied
+ * index/term, so a crash or a rejected batch leaves all of it as it was. Results depend only on
+ * the entries, never on how they were split into batches (sessions expire and events are
+ * trimmed per entry), so replicas that batch differently still agree byte for byte.
+ */
+import { TesseraError } from '../errors.ts';
+import { MAX_KEY_BYTES } from '../limits.ts';
+import { EntryType, type Entry } from '../raft/types.ts';
+import { assert } from '../util/assert.ts';
+import { bytesEqual, compareBytes } from '../util/bytes.ts';
+import type { KvBackend, KvReadView } from './kv-backend.ts';
+import { decodeCommand } from './kv-command.ts';
+import { decodeDataRecord, KvData, readDataRecord } from './kv-data.ts';
+import { KvEventLog, readEventLog, type KvEvent } from './kv-events.ts';
+import { execute } from './kv-execute.ts';
+import { DEFAULT_RANGE_LIMIT, MAX_RANGE_LIMIT, type KvLimits } from './kv-limits.ts';
+import { encodeApplied, META_APPLIED, readApplied, type AppliedMeta } from './kv-meta.ts';
+import type { KvRecord } from './kv-record.ts';
+import type { KvResult } from './kv-result.ts';
+import { KvSessions } from './kv-sessions.ts';
+
+/** One result per applied entry: null for entries without a command. */
+export type KvApplyResult = KvResult | null;
+
+export interface KvKeyRecord {
+  readonly key: Uint8Array;
+  readonly record: KvRecord;
+}
+
+export interface KvRangeOptions {
+  /** Most records to return: 1..MAX_RANGE_LIMIT, DEFAULT_RANGE_LIMIT if omitted. */
+  readonly limit?: number;
+  /** Continue after this key (exclusive): the `after` of the previous page. */
+  readonly after?: Uint8Array;
+}
+
+export interface KvRangePage {
+  readonly records: readonly KvKeyRecord[];
+  /** True if the range holds more records past this page. */
+  readonly more: boolean;
+  /** When `more`: pass as options.after to read the next page. Null otherwise. */
+  readonly after: Uint8Array | null;
+}
+
+export class KvLogic {
+  private applied: AppliedMeta;
+  private readonly data: KvData;
+  private readonly eventLog: KvEventLog;
+  private readonly sessions: KvSessions;
+
+  constructor(
+    private readonly backend: KvBackend,
+    limits: KvLimits,
+  ) {
+    checkLimits(limits);
+    this.applied = readApplied(backend);
+    this.eventLog = new KvEventLog(backend, limits);
+    this.sessions = new KvSessions(backend, limits);
+    this.data = new KvData(backend, this.eventLog);
+  }
+
+  appliedIndex(): number {
+    return this.applied.index;
+  }
+
+  appliedTerm(): number {
+    return this.applied.term;
+  }
+
+  apply(entries: readonly Entry[]): KvApplyResult[] {
+    if (entries.length === 0) return [];
+    const { results, applied } = this.backend.batch(() => {
+      this.eventLog.begin();
+      this.sessions.begin();
+      let { index, term } = this.applied;
+      const out: KvApplyResult[] = [];
+      for (const e of entries) {
+        assert(e.index === index + 1, () => `apply: got index ${e.index}, expected ${index + 1}`);
+        assert(e.term >= term, () => `apply: term ${e.term} at ${e.index} is below ${term}`);
+        out.push(this.applyEntry(e));
+        this.eventLog.trim();
+        index = e.index;
+        term = e.term;
+      }
+      this.eventLog.end();
+      this.sessions.end();
+      const next = { index, term };
+      this.backend.put('meta', META_APPLIED, encodeApplied(next));
+      return { results: out, applied: next };
+    });
+    // Only once the batch committed: a rejected batch leaves the applied index where it was.
+    this.applied = applied;
+    return results;
+  }
+
+  get(key: Uint8Array): KvRecord | null {
+    return readDataRecord(this.backend, key);
+  }
+
+  range(start: Uint8Array, end: Uint8Array | null, options: KvRangeOptions = {}): KvRangePage {
+    return readRange(this.backend, start, end, options);
+  }
+
+  events(fromRevision: number, limit: number, fromSub = 0): KvEvent[] {
+    return readEventLog(this.backend, fromRevision, limit, fromSub);
+  }
+
+  private applyEntry(e: Entry): KvApplyResult {
+    // Sessions expire by entries applied, Empty ones included, so expiry is the same everywhere.
+    this.sessions.expireIdle(e.index);
+    // A Normal entry without data is a no-op too (etcd's new leaders append one), not a command.
+    if (e.type === EntryType.Empty || e.data.length === 0) return null;
+    const cmd = decodeCommand(e.data);
+    if (!cmd.session) return execute(this.data, cmd, e.index);
+    const admission = this.sessions.admit(cmd.session, e.index);
+    if (admission.kind === 'answer') return admission.result;
+    const result = execute(this.data, cmd, e.index);
+    this.sessions.record(cmd.session, e.index, admission.previous, result);
+    return result;
+  }
+}
+
+/** A page of [start, end) in key order; start may be empty (from the first key). */
+export function readRange(view: KvReadView, start: Uint8Array, end: Uint8Array | null, options: KvRangeOptions): KvRangePage {
+  const limit = options.limit ?? DEFAULT_RANGE_LIMIT;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_RANGE_LIMIT) {
+    throw new TesseraError('INVALID_ARGUMENT', `range limit ${limit} is not in 1..${MAX_RANGE_LIMIT}`);
+  }
+  for (const k of [start, end, options.after]) {
+    if (k && k.length > MAX_KEY_BYTES) throw new TesseraError('KEY_TOO_LONG', `range bound is ${k.length} bytes, limit ${MAX_KEY_BYTES}`);
+  }
+  // Scan from `after` inclusive and skip it: its successor may be too long to be a key.
+  const after = options.after;
+  const from = after !== undefined && compareBytes(after, start) >= 0 ? after : start;
+  const none: KvRangePage = { records: [], more: false, after: null };
+  if (end !== null && compareBytes(from, end) >= 0) return none;
+  let page = view.range('data', from, end, limit + 2);
+  if (after !== undefined && page[0] !== undefined && bytesEqual(page[0].key, after)) page = page.slice(1);
+  const more = page.length > limit;
+  const records = page.slice(0, limit).map(({ key, value }) => ({ key, record: decodeDataRecord(key, value) }));
+  return { records, more, after: more ? records[records.length - 1]!.key : null };
+}
+
+function checkLimits(l: KvLimits): void {
+  for (const [name, v] of Object.entries(l)) {
+    if (!Number.isSafeInteger(v) || v < 1) throw new TesseraError('INVALID_ARGUMENT', `kv limit ${name} must be a positive integer, got ${v}`);
+  }
+}

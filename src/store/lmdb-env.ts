@@ -1,0 +1,78 @@
+/**
+ * How Tessera opens LMDB (lmdb-js), in one place, and the file-system steps around it.
+ *
+ * Durability facts this relies on (lmdb-js 3.5.6; see the LMDB stores for how they are used):
+ * - `transactionSync(fn)` runs fn in one write transaction and commits before returning; fn
+ *   throwing aborts it (README "db.transactionSync"). Its default flags are, per index.d.ts,
+ *   "abortable, synchronous commits that are flushed to disk before returning": the native
+ *   commit (mdb_txn_commit without MDB_NOSYNC) fdatasyncs the data pages and then writes the
+ *   meta page through an O_DSYNC descriptor (checked with strace).
+ * - `db.flushed` only tracks lmdb-js's asynchronous write batches; it does not flush commits
+ *   made with TransactionFlags.NO_SYNC_FLUSH (checked with strace), so we never rely on it.
+ * - lmdb-js shares one native environment per path within a process, so a second open of the
+ *   same directory would silently alias the first; claimDirectory() refuses that instead.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { TesseraError } from '../errors.ts';
+
+export type BinaryDb = Database<Buffer, Uint8Array>;
+
+export function openEnv(dir: string): RootDatabase {
+  return open({
+    path: dir,
+    maxDbs: 8,
+    // Plain LMDB commits: durable when transactionSync returns, with LMDB's own two-meta-page
+    // crash safety, instead of lmdb-js's deferred-flush mode for its async writes.
+    overlappingSync: false,
+  });
+}
+
+/** A named table with raw byte keys (LMDB order = memcmp, as compareBytes) and raw values. */
+export function openBinaryDb(env: RootDatabase, name: string): BinaryDb {
+  return env.openDB<Buffer, Uint8Array>(name, { encoding: 'binary', keyEncoding: 'binary' });
+}
+
+/** A Buffer over the same memory (lmdb-js wants Buffers for binary keys and values). */
+export function buf(b: Uint8Array): Buffer {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+const claimed = new Set<string>();
+
+/** Marks a directory as in use by this process; throws INVALID_ARGUMENT if it already is. */
+export function claimDirectory(dir: string): string {
+  const key = path.resolve(dir);
+  if (claimed.has(key)) throw new TesseraError('INVALID_ARGUMENT', `${key} is already open in this process`);
+  claimed.add(key);
+  return key;
+}
+
+export function releaseDirectory(key: string): void {
+  claimed.delete(key);
+}
+
+/** fsync of a directory, so that a rename or a new entry in it survives a crash. */
+export function fsyncDirectory(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Replaces `file` with `data` atomically and durably: write a temp file, fsync, rename, fsync the directory. */
+export function writeFileAtomic(file: string, data: string): void {
+  const tmp = `${file}.tmp`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  fsyncDirectory(path.dirname(file));
+}

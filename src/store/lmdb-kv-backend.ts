@@ -1,0 +1,109 @@
+/**
+ * KvBackend over one LMDB environment: a named LMDB database per table, one write transaction
+ * per batch (transactionSync: atomic, and durable when it returns), read transactions for views.
+ */
+import fs from 'node:fs';
+import type { RootDatabase, Transaction } from 'lmdb';
+import { assert } from '../util/assert.ts';
+import { asUint8Array } from '../util/bytes.ts';
+import { KV_TABLES, type KvBackend, type KvEntry, type KvSnapshotView, type KvTable } from './kv-backend.ts';
+import { buf, openBinaryDb, openEnv, type BinaryDb } from './lmdb-env.ts';
+
+export class LmdbKvBackend implements KvBackend {
+  private inBatch = false;
+  private openViews = 0;
+  private closing: Promise<void> | null = null;
+  private whenUnused: (() => void) | null = null;
+
+  private constructor(
+    readonly dir: string,
+    private readonly env: RootDatabase,
+    private readonly dbs: Record<KvTable, BinaryDb>,
+  ) {}
+
+  static open(dir: string): LmdbKvBackend {
+    const env = openEnv(dir);
+    const dbs = Object.fromEntries(KV_TABLES.map((t) => [t, openBinaryDb(env, t)])) as Record<KvTable, BinaryDb>;
+    return new LmdbKvBackend(dir, env, dbs);
+  }
+
+  get(table: KvTable, key: Uint8Array): Uint8Array | undefined {
+    return get(this.dbs[table], key, undefined);
+  }
+
+  range(table: KvTable, start: Uint8Array, end: Uint8Array | null, limit: number): KvEntry[] {
+    return range(this.dbs[table], start, end, limit, undefined);
+  }
+
+  batch<T>(fn: () => T): T {
+    assert(!this.inBatch, 'lmdb kv: batches do not nest');
+    assert(this.closing === null, 'lmdb kv: backend is closed');
+    this.inBatch = true;
+    try {
+      return this.env.transactionSync(fn);
+    } finally {
+      this.inBatch = false;
+    }
+  }
+
+  put(table: KvTable, key: Uint8Array, value: Uint8Array): void {
+    assert(this.inBatch, 'lmdb kv: writes only inside a batch');
+    this.dbs[table].putSync(buf(key), buf(value));
+  }
+
+  delete(table: KvTable, key: Uint8Array): boolean {
+    assert(this.inBatch, 'lmdb kv: writes only inside a batch');
+    return this.dbs[table].removeSync(buf(key));
+  }
+
+  openView(): KvSnapshotView {
+    assert(this.closing === null, 'lmdb kv: backend is closed');
+    const txn = this.env.useReadTransaction();
+    this.openViews++;
+    let open = true;
+    return {
+      get: (table, key) => get(this.dbs[table], key, txn),
+      range: (table, start, end, limit) => range(this.dbs[table], start, end, limit, txn),
+      close: () => {
+        if (!open) return;
+        open = false;
+        txn.done();
+        if (--this.openViews === 0) this.whenUnused?.();
+      },
+    };
+  }
+
+  /** Closes the environment once no view uses it (a snapshot may still be streaming from it). */
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      this.whenUnused = () => resolve(this.env.close());
+      if (this.openViews === 0) this.whenUnused();
+    });
+    return this.closing;
+  }
+
+  /** Closes, then deletes the environment's directory. */
+  async destroy(): Promise<void> {
+    await this.close();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function get(db: BinaryDb, key: Uint8Array, transaction: Transaction | undefined): Uint8Array | undefined {
+  const v = transaction ? db.get(buf(key), { transaction }) : db.getBinary(buf(key));
+  return v === undefined ? undefined : asUint8Array(v);
+}
+
+function range(db: BinaryDb, start: Uint8Array, end: Uint8Array | null, limit: number, transaction: Transaction | undefined): KvEntry[] {
+  const out: KvEntry[] = [];
+  const options = {
+    ...(start.length > 0 ? { start: buf(start) } : {}),
+    ...(end !== null ? { end: buf(end) } : {}),
+    ...(transaction ? { transaction } : {}),
+    limit,
+  };
+  for (const { key, value } of db.getRange(options)) {
+    out.push({ key: asUint8Array(key as Uint8Array), value: asUint8Array(value) });
+  }
+  return out;
+}

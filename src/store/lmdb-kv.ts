@@ -1,0 +1,143 @@
+/**
+ * The durable key-value state machine: the shared semantics (KvStateMachineCore) over LMDB.
+ *
+ * Every apply batch is ONE LMDB write transaction holding the batch's effects, the session and
+ * event bookkeeping and the applied index/term, so after a crash the state is exactly that of
+ * some applied index: the runtime replays the log from appliedIndex() + 1, and since entries
+ * apply strictly in index order (asserted) nothing is applied twice or skipped. Per-batch
+ * durability is not what makes this correct; what correctness needs is that the log keeps
+ * every entry above the state machine's durable applied index, i.e. the log is compacted only
+ * up to a snapshot index the state machine has durably reached. Our commits are durable when
+ * transactionSync returns (lmdb-env.ts), so every applied index the runtime sees qualifies. (A
+ * cheaper non-durable commit was considered: without overlappingSync it risks LMDB integrity on
+ * power loss, and with it lmdb-js still flushes inline in transactionSync, so it saves nothing.)
+ *
+ * Layout: `dir/CURRENT` names the live environment, a subdirectory `state-<n>`. A restore fills
+ * a fresh `state-<n+1>` (each write() is a durable transaction), then switches CURRENT with
+ * write-temp + fsync + rename + fsync(dir) — the atomic step — and only then closes and deletes
+ * the old environment. A crash before the rename leaves the old state live and the new directory
+ * is deleted on the next open; after it, the new state is live and the old one is deleted.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { TesseraError } from '../errors.ts';
+import { assert } from '../util/assert.ts';
+import type { KvBackend, KvRestoreTarget } from './kv-backend.ts';
+import type { KvLimits } from './kv-limits.ts';
+import { KvStateMachineCore, type KvStorage } from './kv-state-machine-core.ts';
+import { LmdbKvBackend } from './lmdb-kv-backend.ts';
+import { claimDirectory, releaseDirectory, writeFileAtomic } from './lmdb-env.ts';
+
+const CURRENT = 'CURRENT';
+const STATE_DIR = /^state-(\d+)$/;
+
+export interface LmdbKvOptions {
+  /** Must be the same on every replica (kv-limits.ts); the defaults if omitted. */
+  readonly limits?: KvLimits;
+}
+
+export class LmdbKvStateMachine extends KvStateMachineCore {
+  private constructor(storage: LmdbKvStorage, limits: KvLimits | undefined) {
+    super(storage, limits);
+  }
+
+  /** Opens (creating if needed) the state machine kept in `dir`. */
+  static open(dir: string, options: LmdbKvOptions = {}): LmdbKvStateMachine {
+    return new LmdbKvStateMachine(LmdbKvStorage.open(dir), options.limits);
+  }
+}
+
+class LmdbKvStorage implements KvStorage {
+  private retiring: Promise<void>[] = [];
+  private target: { readonly backend: LmdbKvBackend; done: boolean } | null = null;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly claim: string,
+    private live: LmdbKvBackend,
+    private nextNumber: number,
+  ) {}
+
+  static open(dir: string): LmdbKvStorage {
+    fs.mkdirSync(dir, { recursive: true });
+    const claim = claimDirectory(dir);
+    try {
+      const numbers = fs
+        .readdirSync(dir)
+        .map((name) => STATE_DIR.exec(name)?.[1])
+        .filter((n): n is string => n !== undefined)
+        .map(Number);
+      const current = readCurrent(dir);
+      const name = current ?? `state-${Math.max(0, ...numbers) + 1}`;
+      // Leftovers of restores that crashed before or after their switch (or of a first open).
+      for (const n of numbers) if (`state-${n}` !== name) fs.rmSync(path.join(dir, `state-${n}`), { recursive: true, force: true });
+      const live = LmdbKvBackend.open(path.join(dir, name));
+      // Name the environment only once it exists, so CURRENT never points at nothing.
+      if (current === null) writeFileAtomic(path.join(dir, CURRENT), `${name}\n`);
+      return new LmdbKvStorage(dir, claim, live, Math.max(0, ...numbers, Number(STATE_DIR.exec(name)![1])) + 1);
+    } catch (e) {
+      releaseDirectory(claim);
+      throw e;
+    }
+  }
+
+  backend(): KvBackend {
+    return this.live;
+  }
+
+  newRestoreTarget(): KvRestoreTarget {
+    assert(this.target === null || this.target.done, 'lmdb kv: one restore at a time');
+    const name = `state-${this.nextNumber++}`;
+    const dir = path.join(this.dir, name);
+    fs.rmSync(dir, { recursive: true, force: true });
+    const target = { backend: LmdbKvBackend.open(dir), done: false };
+    this.target = target;
+    const finish = (): void => {
+      assert(!target.done, 'lmdb kv: restore target already finished');
+      target.done = true;
+    };
+    return {
+      write: (entries) => {
+        assert(!target.done, 'lmdb kv: restore target already finished');
+        target.backend.batch(() => {
+          for (const e of entries) target.backend.put(e.table, e.key, e.value);
+        });
+      },
+      commit: () => {
+        finish();
+        writeFileAtomic(path.join(this.dir, CURRENT), `${name}\n`);
+        const old = this.live;
+        this.live = target.backend;
+        this.retiring.push(old.destroy());
+      },
+      discard: () => {
+        if (target.done) return;
+        finish();
+        this.retiring.push(target.backend.destroy());
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    try {
+      await Promise.all([...this.retiring, this.live.close()]);
+    } finally {
+      releaseDirectory(this.claim);
+    }
+  }
+}
+
+function readCurrent(dir: string): string | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(dir, CURRENT), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  const name = text.trim();
+  if (!STATE_DIR.test(name) || !fs.existsSync(path.join(dir, name))) {
+    throw new TesseraError('CORRUPTION', `${path.join(dir, CURRENT)} names ${JSON.stringify(name)}, which is not a state directory here`);
+  }
+  return name;
+}

@@ -1,0 +1,319 @@
+/**
+ * The production LogStore: one LMDB environment per node directory, holding the entries (keyed
+ * by 8-byte big-endian index, so they scan in order), the hard state, the snapshot METADATA and
+ * the store's identity, every value sealed with a CRC-32C (lmdb-log-codec.ts).
+ *
+ * Each save() or saveSnapshot() is one LMDB write transaction (suffix truncation, append and
+ * hard state together, or snapshot metadata and compaction together), committed with
+ * transactionSync, which returns only once the commit is durable (lmdb-env.ts). So a write is
+ * visible to the synchronous reads as soon as the call returns, as in the memory twin, and
+ * durable at the same moment; `done` then runs through the injected `defer`, in call order.
+ *
+ * Snapshots: only the metadata is kept. The LMDB state machine holds its own durable state (at
+ * or past every snapshot index the runtime records), so snapshot() returns the metadata with
+ * empty data, and whoever needs an image streams it from the state machine. The memory twin
+ * keeps the data, as the simulator's volatile state machine needs it.
+ */
+import path from 'node:path';
+import type { RootDatabase } from 'lmdb';
+import { TesseraError } from '../errors.ts';
+import type { DurableCallback, LogStore, LogStoreState } from '../node/ports.ts';
+import { EMPTY_HARD_STATE, NONE, entrySize, type Entry, type HardState, type Snapshot, type SnapshotMeta } from '../raft/types.ts';
+import { assert } from '../util/assert.ts';
+import { asUint8Array, utf8 } from '../util/bytes.ts';
+import { readU64be } from '../util/u64be.ts';
+import { buf, claimDirectory, openBinaryDb, openEnv, releaseDirectory, type BinaryDb } from './lmdb-env.ts';
+import {
+  decodeEntry,
+  decodeHardState,
+  decodeIdentity,
+  decodeSnapshotMeta,
+  encodeEntry,
+  encodeHardState,
+  encodeIdentity,
+  encodeSnapshotMeta,
+  entryKey,
+  type StoreIdentity,
+} from './lmdb-log-codec.ts';
+import { EMPTY_SNAPSHOT_META } from './memory-log.ts';
+
+const KEY_HARD_STATE = utf8('hardState');
+const KEY_SNAPSHOT = utf8('snapshot');
+const KEY_IDENTITY = utf8('identity');
+const EMPTY = new Uint8Array(0);
+
+export interface LmdbLogStoreOptions extends StoreIdentity {
+  /**
+   * Runs acknowledgements (`done`). Writes are already durable when a job is scheduled, so this
+   * only decides when callers hear about it: the simulator passes its event queue; by default
+   * a microtask.
+   */
+  readonly defer?: (job: () => void) => void;
+}
+
+interface PendingAck {
+  readonly seq: number;
+  readonly done: DurableCallback;
+  readonly error: Error | undefined;
+}
+
+export class LmdbLogStore implements LogStore {
+  private readonly pending: PendingAck[] = [];
+  private nextSeq = 1;
+  private closed = false;
+  /** A commit that failed: the store stops (the log on disk is as before that write). */
+  private failure: Error | null = null;
+
+  private constructor(
+    private readonly claim: string,
+    private readonly env: RootDatabase,
+    private readonly entriesDb: BinaryDb,
+    private readonly metaDb: BinaryDb,
+    private readonly defer: (job: () => void) => void,
+    private hard: HardState,
+    private snap: SnapshotMeta,
+    private hasSnapshot: boolean,
+    private last: number,
+  ) {}
+
+  /**
+   * Opens (creating if needed) the log in `dir`. Throws INVALID_ARGUMENT if the directory
+   * belongs to another cluster or node, CORRUPTION if the stored log is damaged.
+   */
+  static open(dir: string, options: LmdbLogStoreOptions): LmdbLogStore {
+    const { clusterId, nodeId } = options;
+    if (clusterId.length === 0) throw new TesseraError('INVALID_ARGUMENT', 'cluster id is empty');
+    if (!Number.isSafeInteger(nodeId) || nodeId <= NONE) throw new TesseraError('INVALID_ARGUMENT', `bad node id ${nodeId}`);
+    const claim = claimDirectory(dir);
+    let env: RootDatabase | null = null;
+    try {
+      env = openEnv(dir);
+      const entriesDb = openBinaryDb(env, 'entries');
+      const metaDb = openBinaryDb(env, 'meta');
+      checkIdentity(env, metaDb, dir, { clusterId, nodeId });
+      const hsRaw = metaDb.getBinary(buf(KEY_HARD_STATE));
+      const snapRaw = metaDb.getBinary(buf(KEY_SNAPSHOT));
+      const hard = hsRaw ? decodeHardState(KEY_HARD_STATE, asUint8Array(hsRaw)) : EMPTY_HARD_STATE;
+      const snap = snapRaw ? decodeSnapshotMeta(KEY_SNAPSHOT, asUint8Array(snapRaw)) : EMPTY_SNAPSHOT_META;
+      const last = recoverLastIndex(entriesDb, snap.index);
+      return new LmdbLogStore(claim, env, entriesDb, metaDb, options.defer ?? queueMicrotask, hard, snap, snapRaw !== undefined, last);
+    } catch (e) {
+      void env?.close();
+      releaseDirectory(claim);
+      throw e;
+    }
+  }
+
+  /** The directory's name as given to open(), resolved. */
+  get directory(): string {
+    return this.claim;
+  }
+
+  initialState(): LogStoreState {
+    this.checkOpen();
+    return { hardState: this.hard, snapshot: this.snap };
+  }
+
+  firstIndex(): number {
+    this.checkOpen();
+    return this.snap.index + 1;
+  }
+
+  lastIndex(): number {
+    this.checkOpen();
+    return this.last;
+  }
+
+  term(index: number): number {
+    this.checkOpen();
+    assert(Number.isSafeInteger(index) && index >= 0, () => `term(${index})`);
+    if (index < this.snap.index) throw new TesseraError('COMPACTED', `term(${index}): compacted up to ${this.snap.index}`);
+    if (index > this.last) throw new TesseraError('UNAVAILABLE', `term(${index}): last index is ${this.last}`);
+    if (index === this.snap.index) return this.snap.term;
+    return this.readEntry(index).term;
+  }
+
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    this.checkOpen();
+    assert(Number.isSafeInteger(lo) && Number.isSafeInteger(hi) && lo <= hi, () => `entries(${lo}, ${hi})`);
+    if (lo <= this.snap.index) throw new TesseraError('COMPACTED', `entries(${lo}, ${hi}): compacted up to ${this.snap.index}`);
+    if (hi > this.last + 1) throw new TesseraError('UNAVAILABLE', `entries(${lo}, ${hi}): last index is ${this.last}`);
+    const out: Entry[] = [];
+    if (lo === hi) return out;
+    let bytes = 0;
+    let want = lo;
+    for (const { key, value } of this.entriesDb.getRange({ start: buf(entryKey(lo)), end: buf(entryKey(hi)) })) {
+      const index = readU64be(asUint8Array(key as Uint8Array));
+      if (index !== want) throw new TesseraError('CORRUPTION', `log entry ${want} is missing (found ${index} instead)`);
+      const e = decodeEntry(index, asUint8Array(value));
+      bytes += entrySize(e);
+      if (out.length > 0 && bytes > maxBytes) return out;
+      out.push(e);
+      want++;
+    }
+    if (want < hi) throw new TesseraError('CORRUPTION', `log entry ${want} is missing`);
+    return out;
+  }
+
+  snapshot(): Snapshot | null {
+    this.checkOpen();
+    return this.hasSnapshot ? { meta: this.snap, data: EMPTY } : null;
+  }
+
+  save(hardState: HardState | null, entries: readonly Entry[], done: DurableCallback): void {
+    this.checkOpen();
+    // Everything is checked before the transaction, so a refused save writes nothing.
+    if (hardState) this.checkHardState(hardState);
+    const first = entries[0];
+    if (first !== undefined) this.checkAppend(first, entries);
+    if (first === undefined && !hardState) return this.enqueue(done);
+    const oldLast = this.last;
+    this.commit(done, () => {
+      if (first !== undefined) {
+        for (let i = first.index; i <= oldLast; i++) this.entriesDb.removeSync(buf(entryKey(i)));
+        for (const e of entries) this.entriesDb.putSync(buf(entryKey(e.index)), buf(encodeEntry(e)));
+      }
+      if (hardState) this.metaDb.putSync(buf(KEY_HARD_STATE), buf(encodeHardState(KEY_HARD_STATE, hardState)));
+    }, () => {
+      if (first !== undefined) this.last = entries[entries.length - 1]!.index;
+      if (hardState) this.hard = hardState;
+    });
+  }
+
+  /**
+   * Records the snapshot's metadata (its data is the state machine's business) and drops the
+   * entries it covers; entries after it survive only if the log agrees with it at its index.
+   */
+  saveSnapshot(snapshot: Snapshot, done: DurableCallback): void {
+    this.checkOpen();
+    const { index, term } = snapshot.meta;
+    const cur = this.snap;
+    assert(
+      index > cur.index || (index === cur.index && term === cur.term),
+      () => `snapshot ${index}/${term} is older than the current one ${cur.index}/${cur.term}`,
+    );
+    const agrees = index <= this.last && this.term(index) === term;
+    const dropTo = agrees ? index : this.last;
+    const meta = snapshot.meta;
+    this.commit(done, () => {
+      for (let i = cur.index + 1; i <= dropTo; i++) this.entriesDb.removeSync(buf(entryKey(i)));
+      this.metaDb.putSync(buf(KEY_SNAPSHOT), buf(encodeSnapshotMeta(KEY_SNAPSHOT, meta)));
+    }, () => {
+      this.snap = meta;
+      this.hasSnapshot = true;
+      if (!agrees) this.last = index;
+    });
+  }
+
+  /** Stops the store: later calls throw CLOSED, pending acknowledgements are dropped. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.pending.length = 0;
+    try {
+      await this.env.close();
+    } finally {
+      releaseDirectory(this.claim);
+    }
+  }
+
+  private readEntry(index: number): Entry {
+    const raw = this.entriesDb.getBinary(buf(entryKey(index)));
+    if (raw === undefined) throw new TesseraError('CORRUPTION', `log entry ${index} is missing`);
+    return decodeEntry(index, asUint8Array(raw));
+  }
+
+  private checkHardState(hs: HardState): void {
+    const prev = this.hard;
+    assert(hs.term >= prev.term, () => `hard state term went back from ${prev.term} to ${hs.term}`);
+    // Changing a vote within a term is how Raft elects two leaders; refuse to persist it.
+    assert(
+      hs.term > prev.term || prev.vote === NONE || hs.vote === prev.vote,
+      () => `vote changed from ${prev.vote} to ${hs.vote} within term ${hs.term}`,
+    );
+  }
+
+  private checkAppend(first: Entry, entries: readonly Entry[]): void {
+    assert(first.index > this.snap.index, () => `append at ${first.index} overwrites the snapshot at ${this.snap.index}`);
+    assert(first.index <= this.last + 1, () => `append at ${first.index} leaves a gap after ${this.last}`);
+    let prevTerm = this.term(first.index - 1);
+    entries.forEach((e, i) => {
+      assert(e.index === first.index + i, () => `append: entries not contiguous at ${e.index}`);
+      assert(e.term >= prevTerm, () => `append: term ${e.term} at ${e.index} is below ${prevTerm} before it`);
+      prevTerm = e.term;
+    });
+  }
+
+  /** One durable transaction; the cached view changes only if it committed. */
+  private commit(done: DurableCallback, write: () => void, committed: () => void): void {
+    try {
+      this.env.transactionSync(write);
+    } catch (cause) {
+      // The transaction aborted, so the disk is as before; but a store that cannot write must
+      // not go on acknowledging later writes as if this one had happened.
+      this.failure = new TesseraError('UNAVAILABLE', `log store write failed: ${String(cause)}`, { cause });
+      this.enqueue(done, this.failure);
+      return;
+    }
+    committed();
+    this.enqueue(done);
+  }
+
+  private enqueue(done: DurableCallback, error?: Error): void {
+    const seq = this.nextSeq++;
+    this.pending.push({ seq, done, error });
+    this.defer(() => this.acknowledge(seq));
+  }
+
+  /**
+   * Acknowledges every write up to `seq` (all are durable by now), oldest first, so that
+   * acknowledgements leave in call order even if `defer` runs jobs out of order.
+   */
+  private acknowledge(seq: number): void {
+    if (this.closed) return;
+    while (this.pending.length > 0 && this.pending[0]!.seq <= seq) {
+      const p = this.pending.shift()!;
+      p.done(p.error);
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new TesseraError('CLOSED', 'log store is closed');
+    if (this.failure) throw this.failure;
+  }
+}
+
+function checkIdentity(env: RootDatabase, metaDb: BinaryDb, dir: string, want: StoreIdentity): void {
+  const raw = metaDb.getBinary(buf(KEY_IDENTITY));
+  if (raw === undefined) {
+    env.transactionSync(() => metaDb.putSync(buf(KEY_IDENTITY), buf(encodeIdentity(KEY_IDENTITY, want))));
+    return;
+  }
+  const have = decodeIdentity(KEY_IDENTITY, asUint8Array(raw));
+  if (have.clusterId !== want.clusterId || have.nodeId !== want.nodeId) {
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `${path.resolve(dir)} holds the log of node ${have.nodeId} of cluster ${JSON.stringify(have.clusterId)}, ` +
+        `not of node ${want.nodeId} of cluster ${JSON.stringify(want.clusterId)}`,
+    );
+  }
+}
+
+/** The last index, after checking the stored entries are exactly snapIndex+1 .. last. */
+function recoverLastIndex(entriesDb: BinaryDb, snapIndex: number): number {
+  const keyIndex = (k: unknown): number => {
+    const n = readU64be(asUint8Array(k as Uint8Array));
+    if (n === null || (k as Uint8Array).length !== 8) throw new TesseraError('CORRUPTION', 'log: malformed entry key');
+    return n;
+  };
+  const [first] = entriesDb.getKeys({ limit: 1 });
+  if (first === undefined) return snapIndex;
+  const [lastKey] = entriesDb.getKeys({ limit: 1, reverse: true });
+  const lo = keyIndex(first);
+  const hi = keyIndex(lastKey);
+  const count = entriesDb.getKeysCount();
+  if (lo !== snapIndex + 1 || hi - lo + 1 !== count) {
+    throw new TesseraError('CORRUPTION', `log: entries ${lo}..${hi} (${count} stored) do not follow the snapshot at ${snapIndex} without gaps`);
+  }
+  return hi;
+}

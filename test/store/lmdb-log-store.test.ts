@@ -1,0 +1,189 @@
+import { open } from 'lmdb';
+import { describe, expect, it } from 'vitest';
+import { LmdbLogStore, type LmdbLogStoreOptions } from '../../src/store/lmdb-log-store.ts';
+import { immediateDefer } from '../../src/store/memory-log-store.ts';
+import { u64be } from '../../src/util/u64be.ts';
+import { dump, ent, ents, hs, persist, persistSnapshot, snap } from './log-fixtures.ts';
+import { describeLogStoreConformance, type LogStoreHarness } from './log-store-conformance.ts';
+import { closeLater, tempDir } from './lmdb-fixtures.ts';
+import { expectCode } from './sm-harness.ts';
+
+const ID = { clusterId: 'c1', nodeId: 1 };
+
+function harness(defer?: LmdbLogStoreOptions['defer']): () => LogStoreHarness {
+  return () => {
+    const dir = tempDir('tessera-log-');
+    const options = { ...ID, ...(defer ? { defer } : {}) };
+    let store = closeLater(LmdbLogStore.open(dir, options));
+    return {
+      get store() {
+        return store;
+      },
+      async reopen() {
+        await store.close();
+        store = closeLater(LmdbLogStore.open(dir, options));
+        return store;
+      },
+    };
+  };
+}
+
+describeLogStoreConformance('LmdbLogStore (acknowledged in a microtask)', harness(), { snapshots: 'metadataOnly' });
+describeLogStoreConformance('LmdbLogStore (simulator mode: injected defer, immediate)', harness(immediateDefer), { snapshots: 'metadataOnly' });
+
+/** Flips one byte of the stored value of entry `index`, with a raw LMDB handle on the closed store's directory. */
+async function flipEntryByte(dir: string, index: number, at: number): Promise<void> {
+  const env = open({ path: dir, maxDbs: 8, overlappingSync: false });
+  const db = env.openDB<Buffer, Uint8Array>('entries', { encoding: 'binary', keyEncoding: 'binary' });
+  const key = Buffer.from(u64be(index));
+  const value = Buffer.from(db.getBinary(key)!);
+  value[at % value.length] = value[at % value.length]! ^ 0x01;
+  env.transactionSync(() => db.putSync(key, value));
+  await env.close();
+}
+
+describe('LmdbLogStore', () => {
+  it('detects a flipped byte anywhere in a stored entry and names the index, never returning the bytes', async () => {
+    const dir = tempDir('tessera-log-');
+    const store = LmdbLogStore.open(dir, ID);
+    await persist(store, hs(1, 1, 0), [ent(1, 1), ent(2, 1, 'x'.repeat(40)), ent(3, 1)]);
+    await store.close();
+    const entryBytes = 4 + 1 + 1 + 40; // crc, term, type, data
+    for (let at = 0; at < entryBytes; at++) {
+      await flipEntryByte(dir, 2, at);
+      const s = LmdbLogStore.open(dir, ID);
+      expect(s.lastIndex()).toBe(3); // opening reads keys only
+      expect(s.entries(1, 2, Infinity)).toEqual([ent(1, 1)]);
+      for (const read of [() => s.term(2), () => s.entries(1, 4, Infinity), () => s.entries(2, 3, 0)]) {
+        let error: unknown;
+        try {
+          read();
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toMatchObject({ code: 'CORRUPTION' });
+        expect(String(error)).toContain('log entry 2');
+      }
+      await s.close();
+      await flipEntryByte(dir, 2, at); // flip back
+    }
+    const healed = closeLater(LmdbLogStore.open(dir, ID));
+    expect(healed.entries(2, 3, Infinity)).toEqual([ent(2, 1, 'x'.repeat(40))]);
+  });
+
+  it('detects an entry stored under the wrong index', async () => {
+    const dir = tempDir('tessera-log-');
+    const store = LmdbLogStore.open(dir, ID);
+    await persist(store, null, [ent(1, 1), ent(2, 1)]);
+    await store.close();
+    const env = open({ path: dir, maxDbs: 8, overlappingSync: false });
+    const db = env.openDB<Buffer, Uint8Array>('entries', { encoding: 'binary', keyEncoding: 'binary' });
+    const one = db.getBinary(Buffer.from(u64be(1)))!;
+    env.transactionSync(() => db.putSync(Buffer.from(u64be(2)), one));
+    await env.close();
+    const s = closeLater(LmdbLogStore.open(dir, ID));
+    expectCode(() => s.term(2), 'CORRUPTION');
+  });
+
+  it('refuses to open a log with a hole', async () => {
+    const dir = tempDir('tessera-log-');
+    const store = LmdbLogStore.open(dir, ID);
+    await persist(store, null, ents(1, 3, 1));
+    await store.close();
+    const env = open({ path: dir, maxDbs: 8, overlappingSync: false });
+    const db = env.openDB<Buffer, Uint8Array>('entries', { encoding: 'binary', keyEncoding: 'binary' });
+    env.transactionSync(() => db.removeSync(Buffer.from(u64be(2))));
+    await env.close();
+    expectCode(() => LmdbLogStore.open(dir, ID), 'CORRUPTION');
+    // The failed open released the directory: a repaired log opens again.
+    const env2 = open({ path: dir, maxDbs: 8, overlappingSync: false });
+    const db2 = env2.openDB<Buffer, Uint8Array>('entries', { encoding: 'binary', keyEncoding: 'binary' });
+    env2.transactionSync(() => db2.removeSync(Buffer.from(u64be(3))));
+    await env2.close();
+    expect(closeLater(LmdbLogStore.open(dir, ID)).lastIndex()).toBe(1);
+  });
+
+  it('belongs to one cluster and node: opening as another throws INVALID_ARGUMENT', async () => {
+    const dir = tempDir('tessera-log-');
+    const store = LmdbLogStore.open(dir, ID);
+    await persist(store, hs(1, 1, 0), [ent(1, 1)]);
+    await store.close();
+    expectCode(() => LmdbLogStore.open(dir, { clusterId: 'other', nodeId: 1 }), 'INVALID_ARGUMENT');
+    expectCode(() => LmdbLogStore.open(dir, { clusterId: 'c1', nodeId: 2 }), 'INVALID_ARGUMENT');
+    const same = closeLater(LmdbLogStore.open(dir, ID));
+    expect(same.lastIndex()).toBe(1);
+  });
+
+  it('validates its identity arguments and refuses a directory already open', () => {
+    const dir = tempDir('tessera-log-');
+    expectCode(() => LmdbLogStore.open(dir, { clusterId: '', nodeId: 1 }), 'INVALID_ARGUMENT');
+    expectCode(() => LmdbLogStore.open(dir, { clusterId: 'c', nodeId: 0 }), 'INVALID_ARGUMENT');
+    closeLater(LmdbLogStore.open(dir, ID));
+    expectCode(() => LmdbLogStore.open(dir, ID), 'INVALID_ARGUMENT');
+  });
+
+  it('keeps snapshot metadata only, across reopen', async () => {
+    const dir = tempDir('tessera-log-');
+    const store = LmdbLogStore.open(dir, ID);
+    expect(store.snapshot()).toBeNull();
+    await persist(store, null, ents(1, 5, 1));
+    await persistSnapshot(store, snap(3, 1, 'big state machine image'));
+    expect(store.snapshot()).toEqual({ meta: snap(3, 1).meta, data: new Uint8Array(0) });
+    await store.close();
+    const reopened = closeLater(LmdbLogStore.open(dir, ID));
+    expect(reopened.snapshot()).toEqual({ meta: snap(3, 1).meta, data: new Uint8Array(0) });
+    expect(reopened.firstIndex()).toBe(4);
+  });
+
+  it('acknowledges in call order even if the injected defer runs jobs out of order', () => {
+    const jobs: (() => void)[] = [];
+    const store = closeLater(LmdbLogStore.open(tempDir('tessera-log-'), { ...ID, defer: (job) => void jobs.push(job) }));
+    const acked: number[] = [];
+    for (let i = 1; i <= 3; i++) store.save(null, [ent(i, 1)], () => acked.push(i));
+    // Visible (and durable) before acknowledged.
+    expect(store.lastIndex()).toBe(3);
+    jobs[1]!();
+    expect(acked).toEqual([1, 2]);
+    jobs[0]!();
+    jobs[2]!();
+    expect(acked).toEqual([1, 2, 3]);
+  });
+
+  it('lets a done callback save again (re-entrant immediate defer)', () => {
+    const store = closeLater(LmdbLogStore.open(tempDir('tessera-log-'), { ...ID, defer: immediateDefer }));
+    const acked: number[] = [];
+    store.save(null, [ent(1, 1)], () => {
+      acked.push(1);
+      store.save(null, [ent(2, 1)], () => acked.push(2));
+    });
+    store.save(null, [ent(3, 1)], () => acked.push(3));
+    expect(acked).toEqual([1, 2, 3]);
+    expect(store.lastIndex()).toBe(3);
+  });
+
+  it('throws CLOSED after close and drops acknowledgements still queued', async () => {
+    const jobs: (() => void)[] = [];
+    const dir = tempDir('tessera-log-');
+    const store = LmdbLogStore.open(dir, { ...ID, defer: (job) => void jobs.push(job) });
+    let acked = false;
+    store.save(hs(1, 1, 0), [ent(1, 1)], () => (acked = true));
+    await store.close();
+    for (const job of jobs) job();
+    expect(acked).toBe(false);
+    expectCode(() => store.lastIndex(), 'CLOSED');
+    expectCode(() => store.save(null, [], () => {}), 'CLOSED');
+    // The write itself was durable when save returned.
+    const reopened = closeLater(LmdbLogStore.open(dir, ID));
+    expect(dump(reopened)).toMatchObject({ last: 1, hardState: hs(1, 1, 0) });
+  });
+
+  it('compacts a long log and truncates a long suffix in one transaction each', async () => {
+    const { store } = harness()();
+    await persist(store, null, ents(1, 3000, 1));
+    await persist(store, null, [ent(1001, 2)]);
+    expect(store.lastIndex()).toBe(1001);
+    await persistSnapshot(store, snap(1000, 1));
+    expect(store.firstIndex()).toBe(1001);
+    expect(store.entries(1001, 1002, Infinity)).toEqual([ent(1001, 2)]);
+  });
+});

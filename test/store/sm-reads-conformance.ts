@@ -1,0 +1,161 @@
+/** Conformance: reads outside the log (range with pagination) and watch events (order, gaps, window). */
+import { describe, expect, it } from 'vitest';
+import { prefixEnd } from '../../src/util/bytes.ts';
+import { b, cas, del, delRange, emptyEntries, entriesOf, get, opDel, opPut, put, rec, txn } from './kv-fixtures.ts';
+import { expectCode, type OpenStateMachine } from './sm-harness.ts';
+
+const str = (k: Uint8Array) => Buffer.from(k).toString();
+
+export function describeReadConformance(open: OpenStateMachine): void {
+  describe('range reads', () => {
+    it('returns records in byte order, not insertion or UTF-16 order', () => {
+      const { sm } = open();
+      const keys = [Uint8Array.of(0xff), Uint8Array.of(0x01, 0x00), Uint8Array.of(0x01), b('é'), b('z')];
+      sm.apply(entriesOf(1, 1, keys.map((key) => ({ op: 'put' as const, key, value: b('v') }))));
+      const page = sm.range(new Uint8Array(0), null);
+      expect(page.records.map((r) => r.key)).toEqual([Uint8Array.of(0x01), Uint8Array.of(0x01, 0x00), b('z'), b('é'), Uint8Array.of(0xff)]);
+      expect(page.records[0]!.record).toEqual(rec('v', 3, 3, 1));
+      expect(page).toMatchObject({ more: false, after: null });
+    });
+
+    it('honours [start, end) and pages with limit / after without loss or repeats', () => {
+      const { sm } = open();
+      const keys = Array.from({ length: 23 }, (_, i) => `k${String(i).padStart(2, '0')}`);
+      sm.apply(entriesOf(1, 1, [put('a', 'x'), ...keys.map((k) => put(k, k)), put('l', 'x')]));
+      const seen: string[] = [];
+      let after: Uint8Array | undefined;
+      let pages = 0;
+      for (;;) {
+        const page = sm.range(b('k'), b('l'), { limit: 5, ...(after ? { after } : {}) });
+        pages++;
+        seen.push(...page.records.map((r) => str(r.key)));
+        if (!page.more) {
+          expect(page.after).toBeNull();
+          break;
+        }
+        expect(page.records).toHaveLength(5);
+        after = page.after!;
+        expect(str(after)).toBe(seen[seen.length - 1]);
+      }
+      expect(seen).toEqual(keys);
+      expect(pages).toBe(5);
+      // Exactly a limit's worth left: the last full page says there is no more.
+      expect(sm.range(b('k20'), b('l'), { limit: 3 })).toMatchObject({ more: false });
+      expect(sm.range(b('k20'), b('l'), { limit: 2 })).toMatchObject({ more: true });
+    });
+
+    it('serves prefix ranges through prefixEnd', () => {
+      const { sm } = open();
+      sm.apply(entriesOf(1, 1, ['m/a/1', 'm/a/2', 'm/b/1', 'm/a', 'n'].map((k) => put(k, 'v'))));
+      const prefix = b('m/a/');
+      expect(sm.range(prefix, prefixEnd(prefix)).records.map((r) => str(r.key))).toEqual(['m/a/1', 'm/a/2']);
+    });
+
+    it('takes `after` outside the range, an end before start, and a missing `after` key', () => {
+      const { sm } = open();
+      sm.apply(entriesOf(1, 1, ['a', 'b', 'c', 'd'].map((k) => put(k, 'v'))));
+      expect(sm.range(b('b'), null, { after: b('a') }).records.map((r) => str(r.key))).toEqual(['b', 'c', 'd']);
+      expect(sm.range(b('a'), null, { after: b('bb') }).records.map((r) => str(r.key))).toEqual(['c', 'd']);
+      expect(sm.range(b('a'), b('c'), { after: b('c') }).records).toEqual([]);
+      expect(sm.range(b('c'), b('a')).records).toEqual([]);
+    });
+
+    it('rejects bad limits and over-long bounds', () => {
+      const { sm } = open();
+      for (const limit of [0, -1, 1.5, 10_001]) expectCode(() => sm.range(b('a'), null, { limit }), 'INVALID_ARGUMENT');
+      expectCode(() => sm.range(new Uint8Array(1979), null), 'KEY_TOO_LONG');
+    });
+
+    it('pages past a key of the maximum length', () => {
+      const { sm } = open();
+      const long = new Uint8Array(1978).fill(0x61);
+      sm.apply(entriesOf(1, 1, [{ op: 'put', key: long, value: b('1') }, put('b', '2')]));
+      const first = sm.range(new Uint8Array(0), null, { limit: 1 });
+      expect(first.records[0]!.key).toEqual(long);
+      expect(sm.range(new Uint8Array(0), null, { limit: 1, after: first.after! }).records.map((r) => str(r.key))).toEqual(['b']);
+    });
+  });
+
+  describe('watch events', () => {
+    it('records every mutation in revision order, op order within a revision, and nothing else', () => {
+      const { sm } = open();
+      sm.apply(
+        entriesOf(1, 1, [
+          put('a', '1'), // 1
+          get('a'), // 2: no event
+          cas('a', 'nope', 'x'), // 3: failed, no event
+          del('missing'), // 4: no-op, no event
+          null, // 5
+          txn([], [opPut('b', '2'), opDel('a'), opPut('a', '3')]), // 6: three events
+          delRange('a', 'c'), // 7: two events
+        ]),
+      );
+      const events = sm.events(1, 100);
+      expect(events.map((e) => [e.revision, e.sub, e.type, str(e.key)])).toEqual([
+        [1, 0, 'put', 'a'],
+        [6, 0, 'put', 'b'],
+        [6, 1, 'delete', 'a'],
+        [6, 2, 'put', 'a'],
+        [7, 0, 'delete', 'a'],
+        [7, 1, 'delete', 'b'],
+      ]);
+      expect(events[0]).toEqual({ revision: 1, sub: 0, type: 'put', key: b('a'), value: b('1'), record: rec('1', 1, 1, 1) });
+      expect(events[2]).toEqual({ revision: 6, sub: 1, type: 'delete', key: b('a'), record: rec('1', 1, 1, 1) });
+      expect(events[4]).toEqual({ revision: 7, sub: 0, type: 'delete', key: b('a'), record: rec('3', 6, 6, 1) });
+    });
+
+    it('pages by (revision, sub) without loss or repeats', () => {
+      const { sm } = open();
+      sm.apply(entriesOf(1, 1, [put('a', '1'), txn([], [opPut('b', '1'), opPut('c', '1'), opPut('d', '1')]), put('e', '1')]));
+      const all = sm.events(1, 100);
+      const paged = [];
+      let from = 1;
+      let sub = 0;
+      for (;;) {
+        const page = sm.events(from, 2, sub);
+        if (page.length === 0) break;
+        paged.push(...page);
+        const last = page[page.length - 1]!;
+        from = last.revision;
+        sub = last.sub + 1;
+      }
+      expect(paged).toEqual(all);
+      expect(sm.events(2, 100, 2).map((e) => str(e.key))).toEqual(['d', 'e']);
+      expect(sm.events(4, 100)).toEqual([]);
+    });
+
+    it('keeps a bounded history, trims whole revisions, and throws COMPACTED past it', () => {
+      const { sm } = open({ sessionIdleEntries: 1000, maxSessions: 10, eventHistory: 4 });
+      sm.apply(entriesOf(1, 1, [put('a', '1'), put('b', '1'), txn([], [opPut('c', '1'), opPut('d', '1')]), put('e', '1')]));
+      // 5 events > 4: revision 1 (one event) goes.
+      expect(sm.events(2, 100).map((e) => str(e.key))).toEqual(['b', 'c', 'd', 'e']);
+      expectCode(() => sm.events(1, 100), 'COMPACTED');
+      sm.apply(entriesOf(5, 1, [put('f', '1')]));
+      // 5 again: revision 2 goes (one event), leaving 4.
+      expectCode(() => sm.events(2, 100), 'COMPACTED');
+      sm.apply(entriesOf(6, 1, [put('g', '1')]));
+      // Revision 3 holds two events: both go, never half a revision.
+      expectCode(() => sm.events(3, 100), 'COMPACTED');
+      expect(sm.events(4, 100).map((e) => e.revision)).toEqual([4, 5, 6]);
+      // Revisions without events past the floor are fine to ask for.
+      sm.apply(emptyEntries(7, 1, 3));
+      expect(sm.events(4, 100)).toHaveLength(3);
+      expect(sm.events(8, 100)).toEqual([]);
+    });
+
+    it('trims a single revision larger than the whole history', () => {
+      const { sm } = open({ sessionIdleEntries: 1000, maxSessions: 10, eventHistory: 2 });
+      sm.apply(entriesOf(1, 1, [put('a', '1'), put('b', '1'), put('c', '1'), delRange('a', null)]));
+      expectCode(() => sm.events(4, 10), 'COMPACTED');
+      expect(sm.events(5, 10)).toEqual([]);
+    });
+
+    it('rejects bad arguments', () => {
+      const { sm } = open();
+      expectCode(() => sm.events(0, 10), 'INVALID_ARGUMENT');
+      expectCode(() => sm.events(1, 0), 'INVALID_ARGUMENT');
+      expectCode(() => sm.events(1, 10, -1), 'INVALID_ARGUMENT');
+      expectCode(() => sm.events(1, 10_001), 'INVALID_ARGUMENT');
+    });
+  });
+}
