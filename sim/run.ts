@@ -3,6 +3,7 @@
  * everything and must make progress, then the checkers. Every run replays bit-for-bit from its
  * seed (and explicit schedule, if given); `traceHash` proves it.
  */
+import { EntryType } from '../src/raft/types.ts';
 import { checkLinearizable, describeFailure } from './check/linearizability.ts';
 import type { HistoryEvent } from './check/history.ts';
 import { Nemesis, type FaultKind, type TimedAction, describeAction, NORMAL_DELAY_MS } from './cluster/nemesis.ts';
@@ -29,6 +30,8 @@ export interface SimRunOptions {
   readonly onEvent?: (e: TimelineEvent) => void;
   /** Simulated time limit for the liveness phase (ms). */
   readonly livenessLimitMs?: number;
+  /** Called once before the run starts, e.g. to schedule periodic sampling events. */
+  readonly observe?: (cluster: SimCluster, sim: Simulator) => void;
 }
 
 export interface SimRunResult {
@@ -44,7 +47,7 @@ export interface SimRunResult {
   readonly history: HistoryEvent[];
   readonly faults: TimedAction[];
   readonly elections: number;
-  /** Simulated ms from each leader crash to the next committed client write. */
+  /** Simulated ms from each leader crash to the next committed client write of a later term. */
   readonly failoverMs: number[];
 }
 
@@ -62,9 +65,10 @@ export function runSimulation(o: SimRunOptions): SimRunResult {
   };
   const cluster = new SimCluster({ sim, network, random, trace, nodes: o.nodes, timings: o.timings, onEvent: emit });
   const workload = new KvWorkload(sim, cluster, cluster.checker, random, { ...DEFAULT_WORKLOAD, ...o.workload });
-  meter = failoverMeter(sim, workload);
+  meter = failoverMeter(cluster);
   const nemesis = new Nemesis(sim, cluster, network, random, o.faults, (text) => emit({ at: sim.nowMs(), kind: 'nemesis', detail: text }));
   const electionMs = cluster.timings.tickMs * cluster.timings.electionTick;
+  o.observe?.(cluster, sim);
 
   const guard = (phase: string, run: () => void): boolean => {
     try {
@@ -144,20 +148,23 @@ function phaseBudget(sim: Simulator, ops: number, opTimeoutMs: number): { until:
 }
 
 /**
- * Measures, for each crash of a leader, the simulated time until the next acknowledged write.
- * Returns the timeline hook to chain in and a getter of the measurements.
+ * Measures, for each crash of a leader, the simulated time until a client write of a later term
+ * commits (is applied anywhere): the cluster's recovery time, client retry delays excluded.
  */
-function failoverMeter(sim: Simulator, workload: KvWorkload): { onEvent: (e: TimelineEvent) => void; results: () => number[] } {
+function failoverMeter(cluster: SimCluster): { onEvent: (e: TimelineEvent) => void; results: () => number[] } {
   const out: number[] = [];
-  let crashedAt: number | null = null;
-  workload.onAck = () => {
-    if (crashedAt === null) return;
-    out.push(sim.nowMs() - crashedAt);
-    crashedAt = null;
+  let crash: { at: number; term: number } | null = null;
+  cluster.onApplied = (_node, entries) => {
+    if (!crash) return;
+    const c = crash;
+    if (entries.some((e) => e.type === EntryType.Normal && e.term > c.term)) {
+      out.push(cluster.nowMs() - c.at);
+      crash = null;
+    }
   };
   return {
     onEvent: (e) => {
-      if (e.kind === 'crash' && e.wasLeader && crashedAt === null) crashedAt = e.at;
+      if (e.kind === 'crash' && e.wasLeader && !crash) crash = { at: e.at, term: e.term };
     },
     results: () => out,
   };

@@ -70,6 +70,9 @@ export class SimCluster {
   private readonly emit: (e: TimelineEvent) => void;
   private readonly observer: NodeObserver;
   private lastLeader: NodeId = 0;
+  /** Called whenever any node applies entries (after the checker saw them). */
+  onApplied: (node: NodeId, entries: readonly Entry[]) => void = () => {};
+  private readonly leading = new Set<NodeId>();
 
   constructor(opts: SimClusterOptions) {
     this.sim = opts.sim;
@@ -95,7 +98,10 @@ export class SimCluster {
         this.trace.add('role', node, soft.role, term);
         if (soft.role === 'leader') {
           this.lastLeader = node;
+          this.leading.add(node);
           this.emit({ at: this.sim.nowMs(), kind: 'leader', node, term });
+        } else if (this.leading.delete(node)) {
+          this.emit({ at: this.sim.nowMs(), kind: 'stepDown', node, term });
         }
         c.roleChanged(node, soft, term);
       },
@@ -107,6 +113,7 @@ export class SimCluster {
       applied: (node: NodeId, entries: readonly Entry[]) => {
         this.trace.add('apply', node, entries[0]!.index, entries.length);
         c.applied(node, entries);
+        this.onApplied(node, entries);
       },
       snapshotInstalled: (node: NodeId, snap: Snapshot) => {
         this.trace.add('snap', node, snap.meta.index, snap.meta.term);
@@ -162,6 +169,7 @@ export class SimCluster {
     s.node = node;
     s.sm = sm;
     s.state = 'up';
+    if (this.sim.incarnation(id) > 0) this.emit({ at: this.sim.nowMs(), kind: 'restart', node: id });
     this.checker.nodeRestarted(id, sm.appliedIndex());
     this.network.register(id, (m) => node.receive(m));
     node.start();
@@ -173,6 +181,7 @@ export class SimCluster {
     const s = this.slot(id);
     if (s.state !== 'up') return 'not up';
     const wasLeader = s.node!.isLeader();
+    const term = s.node!.raft.term;
     s.node!.stop();
     this.sim.crash(id);
     this.network.unregister(id);
@@ -180,9 +189,10 @@ export class SimCluster {
     s.node = null;
     s.sm = null;
     s.state = 'down';
+    this.leading.delete(id);
     s.paused = false;
     this.trace.add('crash', id, what);
-    this.emit({ at: this.sim.nowMs(), kind: 'crash', node: id, detail: what, wasLeader });
+    this.emit({ at: this.sim.nowMs(), kind: 'crash', node: id, detail: what, wasLeader, term });
     return what;
   }
 
@@ -214,6 +224,10 @@ export class SimCluster {
     this.sim.resume(id);
     this.trace.add('resume', id);
     this.emit({ at: this.sim.nowMs(), kind: 'resume', node: id });
+  }
+
+  nowMs(): number {
+    return this.sim.nowMs();
   }
 
   state(id: NodeId): NodeState {

@@ -2,8 +2,8 @@
 import type { NodeId } from '../../src/raft/types.ts';
 
 export type TimelineEvent =
-  | { at: number; kind: 'leader'; node: NodeId; term: number }
-  | { at: number; kind: 'crash'; node: NodeId; detail: string; wasLeader: boolean }
+  | { at: number; kind: 'leader' | 'stepDown'; node: NodeId; term: number }
+  | { at: number; kind: 'crash'; node: NodeId; detail: string; wasLeader: boolean; term: number }
   | { at: number; kind: 'bitflip' | 'corrupt'; node: NodeId; detail: string }
   | { at: number; kind: 'restart' | 'pause' | 'resume'; node: NodeId }
   | { at: number; kind: 'snapshot'; node: NodeId; index: number }
@@ -15,6 +15,8 @@ export function formatEvent(e: TimelineEvent): string {
   switch (e.kind) {
     case 'leader':
       return `${t}  node ${e.node} became leader of term ${e.term}`;
+    case 'stepDown':
+      return `${t}  node ${e.node} stepped down as leader (term ${e.term})`;
     case 'crash':
       return `${t}  node ${e.node}${e.wasLeader ? ' (the leader)' : ''} crashed (${e.detail})`;
     case 'bitflip':

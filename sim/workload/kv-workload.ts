@@ -8,7 +8,7 @@
  * Requests and responses travel as simulator events: a request is an event of the target node
  * (lost if it crashes, held if it is paused), a response an event of the environment.
  */
-import { type TesseraError, isTesseraError } from '../../src/errors.ts';
+import { TesseraError, isTesseraError } from '../../src/errors.ts';
 import type { NodeId } from '../../src/raft/types.ts';
 import { type KvCommand, type KvResult, encodeCommand } from '../../src/store/kv-command.ts';
 import type { HistoryEvent } from '../check/history.ts';
@@ -77,8 +77,6 @@ export class KvWorkload {
   private strict = false;
   readonly strictFailures: string[] = [];
   acked = 0;
-  /** Called on every acknowledged write (for failover measurements). */
-  onAck: () => void = () => {};
 
   constructor(
     private readonly sim: Simulator,
@@ -191,7 +189,8 @@ export class KvWorkload {
     };
     this.sim.schedule(this.delayUs(), target, () => {
       const node = this.cluster.node(target);
-      if (!node) return; // connection refused: the attempt times out
+      // A crashed process's port refuses connections at once (a paused one would just be silent).
+      if (!node) return answer(new TesseraError('CLOSED', `node ${target} refused the connection`));
       if (op.f === 'get') {
         node.readBarrier((err) => {
           if (err) return answer(err);
@@ -226,7 +225,6 @@ export class KvWorkload {
     if (res.ok) {
       this.checker.acknowledged(res.revision, op.data!, `${op.f} ${op.key} by process ${p.pid}`);
       this.acked++;
-      this.onAck();
       return this.complete(p, op, 'ok', op.value);
     }
     if (res.reason === 'compare_failed') return this.complete(p, op, 'fail', op.value);

@@ -86,6 +86,8 @@ export class RaftNode {
   private pumping = false;
   private stopped = false;
   private lastSnapshotIndex: number;
+  /** Where in a tick period this node's ticks fall (ms), so peers' election timers are not in lockstep. */
+  private readonly tickPhaseMs: number;
 
   constructor(opts: RaftNodeOptions) {
     this.id = opts.id;
@@ -109,6 +111,7 @@ export class RaftNode {
       this.stateMachine.restore(snap.meta, snap.data);
     }
     this.lastSnapshotIndex = snap?.meta.index ?? 0;
+    this.tickPhaseMs = opts.random.nextFloat() * this.tickMs;
     const applied = this.stateMachine.appliedIndex();
     const cfg = raftConfig({ ...opts.raft, id: opts.id, voters: opts.voters, applied });
     this.raft = new Raft(cfg, this.logStore, opts.random);
@@ -117,7 +120,7 @@ export class RaftNode {
   start(): void {
     assert(!this.stopped, 'a stopped node cannot be restarted; open a new one');
     if (this.cancelTick) return;
-    this.scheduleTick();
+    this.scheduleTick(this.tickPhaseMs);
   }
 
   /** Stops timers and fails every pending request with CLOSED. The stores stay open (the caller owns them). */
@@ -199,8 +202,8 @@ export class RaftNode {
 
   // --- the Ready loop ---
 
-  private scheduleTick(): void {
-    this.cancelTick = this.clock.setTimer(this.tickMs, () => {
+  private scheduleTick(delayMs = this.tickMs): void {
+    this.cancelTick = this.clock.setTimer(delayMs, () => {
       this.cancelTick = null;
       if (this.stopped) return;
       this.raft.tick();

@@ -317,7 +317,9 @@ export class Raft {
     this.lead = NONE;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
-    this.randomizedElectionTimeout = this.cfg.electionTick + this.random.nextInt(this.cfg.electionTick);
+    // In [T+1, 2T+1): one tick past the check-quorum lease, so peers whose tick phase lags ours by
+    // less than a tick are already out of their lease when our pre-vote arrives, and do not ignore it.
+    this.randomizedElectionTimeout = this.cfg.electionTick + 1 + this.random.nextInt(this.cfg.electionTick);
     this.leadTransferee = NONE;
     this.votes.clear();
     this.readOnly.reset();

@@ -108,16 +108,26 @@ class LmdbKvStorage implements KvStorage {
         writeFileAtomic(path.join(this.dir, CURRENT), `${name}\n`);
         const old = this.live;
         this.live = target.backend;
-        this.retiring.push(old.destroy());
+        this.retire(old);
       },
       discard: () => {
         if (target.done) return;
         finish();
-        this.retiring.push(target.backend.destroy());
+        this.retire(target.backend);
       },
     };
   }
 
+  /**
+   * Closes and deletes an environment that is no longer live, once no snapshot reader uses it.
+   * A failure to delete is harmless (the next open deletes every directory CURRENT does not
+   * name), so it must not surface as an unhandled rejection.
+   */
+  private retire(backend: LmdbKvBackend): void {
+    this.retiring.push(backend.destroy().catch(() => {}));
+  }
+
+  /** Waits for open snapshot readers to be closed (their environment stays open until then). */
   async close(): Promise<void> {
     try {
       await Promise.all([...this.retiring, this.live.close()]);

@@ -1,7 +1,8 @@
 /**
  * The production LogStore: one LMDB environment per node directory, holding the entries (keyed
  * by 8-byte big-endian index, so they scan in order), the hard state, the snapshot METADATA and
- * the store's identity, every value sealed with a CRC-32C (lmdb-log-codec.ts).
+ * the store's identity, every value sealed with a CRC-32C (lmdb-log-codec.ts) that is checked
+ * whenever the value is read: a mismatch is CORRUPTION naming the index, never the bytes.
  *
  * Each save() or saveSnapshot() is one LMDB write transaction (suffix truncation, append and
  * hard state together, or snapshot metadata and compaction together), committed with
@@ -59,6 +60,11 @@ interface PendingAck {
 
 export class LmdbLogStore implements LogStore {
   private readonly pending: PendingAck[] = [];
+  /**
+   * Terms of entries we wrote or read and verified: the core asks for terms far more often
+   * than for entries, and an entry may be megabytes to checksum. Entry reads always verify.
+   */
+  private readonly terms = new Map<number, number>();
   private nextSeq = 1;
   private closed = false;
   /** A commit that failed: the store stops (the log on disk is as before that write). */
@@ -130,7 +136,11 @@ export class LmdbLogStore implements LogStore {
     if (index < this.snap.index) throw new TesseraError('COMPACTED', `term(${index}): compacted up to ${this.snap.index}`);
     if (index > this.last) throw new TesseraError('UNAVAILABLE', `term(${index}): last index is ${this.last}`);
     if (index === this.snap.index) return this.snap.term;
-    return this.readEntry(index).term;
+    const cached = this.terms.get(index);
+    if (cached !== undefined) return cached;
+    const term = this.readEntry(index).term;
+    this.terms.set(index, term);
+    return term;
   }
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
@@ -175,7 +185,11 @@ export class LmdbLogStore implements LogStore {
       }
       if (hardState) this.metaDb.putSync(buf(KEY_HARD_STATE), buf(encodeHardState(KEY_HARD_STATE, hardState)));
     }, () => {
-      if (first !== undefined) this.last = entries[entries.length - 1]!.index;
+      if (first !== undefined) {
+        for (let i = first.index; i <= oldLast; i++) this.terms.delete(i);
+        for (const e of entries) this.terms.set(e.index, e.term);
+        this.last = entries[entries.length - 1]!.index;
+      }
       if (hardState) this.hard = hardState;
     });
   }
@@ -199,6 +213,7 @@ export class LmdbLogStore implements LogStore {
       for (let i = cur.index + 1; i <= dropTo; i++) this.entriesDb.removeSync(buf(entryKey(i)));
       this.metaDb.putSync(buf(KEY_SNAPSHOT), buf(encodeSnapshotMeta(KEY_SNAPSHOT, meta)));
     }, () => {
+      for (let i = cur.index + 1; i <= dropTo; i++) this.terms.delete(i);
       this.snap = meta;
       this.hasSnapshot = true;
       if (!agrees) this.last = index;

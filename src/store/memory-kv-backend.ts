@@ -6,7 +6,7 @@
 import { assert } from '../util/assert.ts';
 import { asUint8Array, binaryStringToBytes, bytesToBinaryString } from '../util/bytes.ts';
 import { SortedMap } from '../util/sorted-map.ts';
-import { KV_TABLES, type KvBackend, type KvEntry, type KvReadView, type KvRestoreTarget, type KvSnapshotView, type KvTable } from './kv-backend.ts';
+import { KV_TABLES, type KvBackend, type KvEntry, type KvRestoreTarget, type KvSnapshotView, type KvTable } from './kv-backend.ts';
 
 type Tables = Record<KvTable, SortedMap<Uint8Array>>;
 
@@ -129,4 +129,3 @@ function readRange(tables: Tables, table: KvTable, start: Uint8Array, end: Uint8
   return tables[table].range(s, e, limit).map(([k, value]) => ({ key: binaryStringToBytes(k), value: asUint8Array(value) }));
 }
 
-export type { KvReadView };
