@@ -1,18 +1,13 @@
 /**
  * A set of linearized operations in the WGL search, with an O(1) incremental hash (Zobrist) and a
- * compact snapshot for the memo cache. The linearized `ok` operations are nearly a prefix of the call
- * order, so a snapshot stores only "the first `full` words are all ones" plus the words after them up
+ * compact encoding for the memo cache. The linearized `ok` operations are nearly a prefix of the call
+ * order, so the encoding is "the first `full` words are all ones" plus the `tail` words after them up
  * to the highest non-zero one: a handful of words even for 10^5 operations, instead of n/32 per cache
- * entry. (`info` operations may stay out forever and would pin `full`; the search keeps them in a
- * separate set.)
+ * entry. (`info` operations may stay out forever and would pin `full`; the search keeps them in
+ * separate sets.)
  */
 
 const ALL = 0xffffffff;
-
-export interface BitsetSnapshot {
-  readonly full: number;
-  readonly tail: Uint32Array;
-}
 
 /** splitmix32: deterministic per-bit hash keys, so a run never depends on ambient randomness. */
 function splitmix32(seed: number): number {
@@ -27,7 +22,7 @@ export class LinearizedSet {
   private readonly keyLo: Uint32Array;
   private readonly keyHi: Uint32Array;
   /** Words [0, full) are all ones. */
-  private full = 0;
+  private fullWords = 0;
   /** Words at index >= top are all zero. */
   private top = 0;
   hashLo = 0;
@@ -57,34 +52,46 @@ export class LinearizedSet {
     this.words[w] = this.words[w]! | (1 << (i & 31));
     this.toggleHash(i);
     if (w >= this.top) this.top = w + 1;
-    while (this.full < this.words.length && this.words[this.full] === ALL) this.full++;
+    while (this.fullWords < this.words.length && this.words[this.fullWords] === ALL) this.fullWords++;
   }
 
   clear(i: number): void {
     const w = i >>> 5;
     this.words[w] = this.words[w]! & ~(1 << (i & 31));
     this.toggleHash(i);
-    if (w < this.full) this.full = w;
+    if (w < this.fullWords) this.fullWords = w;
     while (this.top > 0 && this.words[this.top - 1] === 0) this.top--;
   }
 
-  snapshot(): BitsetSnapshot {
-    return { full: this.full, tail: this.words.slice(this.full, Math.max(this.full, this.top)) };
+  get full(): number {
+    return this.fullWords;
   }
 
-  equals(s: BitsetSnapshot): boolean {
-    if (s.full !== this.full || s.tail.length !== Math.max(0, this.top - this.full)) return false;
-    for (let k = 0; k < s.tail.length; k++) {
-      if (s.tail[k] !== this.words[this.full + k]) return false;
+  get tailLength(): number {
+    return Math.max(0, this.top - this.fullWords);
+  }
+
+  /** Writes the tail words into `dst` from `at`. */
+  copyTail(dst: Uint32Array, at: number): void {
+    dst.set(this.words.subarray(this.fullWords, this.fullWords + this.tailLength), at);
+  }
+
+  /** Whether this set is the one encoded by `full` and the `len` tail words of `src` from `at`. */
+  equalsEncoded(full: number, src: Uint32Array, at: number, len: number): boolean {
+    if (full !== this.fullWords || len !== this.tailLength) return false;
+    for (let k = 0; k < len; k++) {
+      if (src[at + k] !== this.words[full + k]) return false;
     }
     return true;
   }
 
-  /** Whether every member of `s` is a member of this set. */
-  includes(s: BitsetSnapshot): boolean {
-    for (let k = 0; k < s.full; k++) if (this.words[k] !== ALL) return false;
-    for (let k = 0; k < s.tail.length; k++) {
-      if ((s.tail[k]! & ~this.words[s.full + k]!) !== 0) return false;
+  /** Whether this set includes every member of the encoded set. */
+  includesEncoded(full: number, src: Uint32Array, at: number, len: number): boolean {
+    if (full > this.fullWords) {
+      for (let k = this.fullWords; k < full; k++) if (this.words[k] !== ALL) return false;
+    }
+    for (let k = 0; k < len; k++) {
+      if ((src[at + k]! & ~(this.words[full + k] ?? 0)) !== 0) return false;
     }
     return true;
   }

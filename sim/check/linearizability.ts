@@ -40,13 +40,21 @@ export function checkLinearizable(events: readonly HistoryEvent[], options: Chec
     if (r.kind === 'timeout') {
       timedOut = true;
     } else if (r.kind === 'fail') {
-      const reason =
-        `${describeOperation(r.blocked)} cannot be linearized: the longest linearizable prefix has ` +
-        `${r.prefix} of ${r.total} operations, after which ${JSON.stringify(key)} holds ${JSON.stringify(r.state)}`;
+      const reason = neverWritten(ops, r.blocked)
+        ? `${describeOperation(r.blocked)} requires a value that no operation on this key writes`
+        : `${describeOperation(r.blocked)} cannot be linearized: the longest linearizable prefix has ` +
+          `${r.prefix} of ${r.total} operations, after which ${JSON.stringify(key)} holds ${JSON.stringify(r.state)}`;
       return { ok: false, key, reason, operations: failureContext(ops, r.blocked) };
     }
   }
   return timedOut ? { ok: 'unknown', reason: 'timeout' } : { ok: true };
+}
+
+/** Whether `op` reads or expects a value that is neither the initial null nor written by any operation. */
+function neverWritten(ops: readonly Operation[], op: Operation): boolean {
+  const required = op.f === 'get' ? op.output : op.f === 'cas' ? op.input[0] : null;
+  if (required === null || required === undefined) return false;
+  return !ops.some((w) => (w.f === 'put' && w.input === required) || (w.f === 'cas' && w.input[1] === required));
 }
 
 /** The blocked operation, the ones overlapping it, and the few that completed just before it. */

@@ -1,19 +1,17 @@
 /**
- * Removes `info` operations that cannot matter to the verdict, before the search. An info operation
- * may be linearized or left out, and each one left pending multiplies the configurations the search
- * may visit; crashed clients are common under faults, so this keeps the search near-linear.
+ * Removes `info` operations that cannot matter to the verdict, before the search: info gets (they
+ * observed nothing and change nothing) and info writes whose value nobody examines. The search would
+ * otherwise try such an info cas wherever its expected value is current, for nothing.
  *
- * Sound and complete: take any linearization containing an info write (put, delete or cas) whose
- * written value v is observed by nobody (no ok get reads v and no remaining cas expects v). Between
- * it and the next write, every operation would have to examine state v, and none does; so the write
- * can be deleted and the rest still linearizes. Deleting an info cas may make its expected value
- * unobserved, hence the fixpoint.
+ * Sound and complete: in any linearization, the operations between a write of v and the next write
+ * all see v, so they are gets reading v or cas ops expecting v. If nobody examines v, the info write
+ * is followed directly by a write (or nothing) and deleting it leaves the rest valid. Deleting an
+ * info cas may leave its expected value unexamined, hence the fixpoint. (reductions.md)
  */
 import type { Operation, Value } from './history.ts';
 
 /** `ops` are one key's operations; the result keeps their order. */
 export function pruneInfo(ops: readonly Operation[]): Operation[] {
-  // An info get observed nothing, and reading changes no state.
   let kept = ops.filter((op) => !(op.f === 'get' && op.status === 'info'));
   for (;;) {
     const observed = new Set<Value>();

@@ -25,6 +25,8 @@ export interface SimTimings {
   readonly fsyncMs: { readonly min: number; readonly max: number };
   readonly snapshotEvery: number;
   readonly requestTimeoutMs: number;
+  /** Tiny chunks, so that snapshot transfers span many messages and meet every network fault. */
+  readonly snapshotChunkBytes: number;
 }
 
 export const DEFAULT_TIMINGS: SimTimings = {
@@ -34,6 +36,7 @@ export const DEFAULT_TIMINGS: SimTimings = {
   fsyncMs: { min: 1, max: 8 },
   snapshotEvery: 200,
   requestTimeoutMs: 3000,
+  snapshotChunkBytes: 512,
 };
 
 export type NodeState = 'up' | 'down' | 'dead';
@@ -163,6 +166,7 @@ export class SimCluster {
       tickMs: t.tickMs,
       snapshotEvery: t.snapshotEvery,
       requestTimeoutMs: t.requestTimeoutMs,
+      snapshotChunkBytes: t.snapshotChunkBytes,
       raft: { electionTick: t.electionTick, heartbeatTick: t.heartbeatTick },
       observer: this.observer,
     });

@@ -240,6 +240,7 @@ export class SimNetwork {
     ];
     for (const e of m.entries) parts.push(e.index, e.term);
     if (m.snapshot !== null) parts.push('snap', m.snapshot.meta.index, m.snapshot.meta.term);
+    if (m.chunk !== null) parts.push('chunk', m.chunk.transfer, m.chunk.seq, m.chunk.last, m.chunk.data.byteLength);
     this.trace.addAll(parts);
   }
 }

@@ -41,6 +41,9 @@ export const DEFAULT_WORKLOAD: WorkloadOptions = {
 
 type F = 'put' | 'get' | 'cas' | 'delete';
 
+/** Back-off ceiling between attempts while there is no leader (ms). */
+const MAX_BACKOFF_MS = 100;
+
 interface Op {
   readonly f: F;
   readonly key: string;
@@ -58,6 +61,8 @@ interface Process {
   seq: number;
   op: Op | null;
   leaderGuess: NodeId;
+  /** Consecutive failed attempts, for exponential back-off. */
+  failures: number;
 }
 
 const enc = new TextEncoder();
@@ -91,7 +96,7 @@ export class KvWorkload {
 
   private newProcess(slot: number): Process {
     const pid = this.nextPid++;
-    return { pid, slot, clientId: `p${pid}`, seq: 0, op: null, leaderGuess: 0 };
+    return { pid, slot, clientId: `p${pid}`, seq: 0, op: null, leaderGuess: 0, failures: 0 };
   }
 
   /** Lets the processes run `ops` more operations. */
@@ -216,9 +221,11 @@ export class KvWorkload {
         return this.retry(p, op, te.leaderHint, 0);
       }
       p.leaderGuess = 0;
-      // No leader, dropped, timed out, node stopped: back off, then try the next node.
-      return this.retry(p, op, this.nextNode(target), 20 + this.rng.nextInt(80));
+      // No leader, dropped, timed out, node stopped: back off exponentially (with jitter), then try the next node.
+      const ceiling = Math.min(MAX_BACKOFF_MS, 10 * 2 ** Math.min(p.failures++, 10));
+      return this.retry(p, op, this.nextNode(target), ceiling / 2 + this.rng.nextFloat() * (ceiling / 2));
     }
+    p.failures = 0;
     p.leaderGuess = target;
     if (op.f === 'get') return this.complete(p, op, 'ok', result as string | null);
     const res = result as KvResult;

@@ -41,6 +41,12 @@ export interface LogStoreState {
  * writes are asynchronous and report durability through a callback.
  */
 export interface LogStore {
+  /**
+   * 'kept': snapshot() returns the image saved with saveSnapshot (a volatile state machine is
+   * rebuilt from it). 'metadataOnly': the state machine is durable on its own and the log keeps
+   * only the snapshot's metadata; snapshot().data is empty.
+   */
+  readonly snapshotData: 'kept' | 'metadataOnly';
   initialState(): LogStoreState;
   /** Index of the first entry still in the log (snapshot.index + 1 when compacted). */
   firstIndex(): number;
@@ -62,12 +68,41 @@ export interface LogStore {
    * snapshot.index), otherwise the whole log is discarded.
    */
   saveSnapshot(snapshot: Snapshot, done: DurableCallback): void;
-  /** The latest snapshot (data included), or null if none was ever saved. */
+  /** The latest snapshot (its data only when snapshotData is 'kept'), or null if none was ever saved. */
   snapshot(): Snapshot | null;
+  /**
+   * Stops the store. Writes already acknowledged stay durable; `done` callbacks of writes still
+   * in flight are never called (the caller is going away, as after a crash).
+   */
+  close(): Promise<void>;
 }
 
 /** The result of applying one entry. Opaque to the runtime; handed back to the proposer. */
 export type ApplyResult = unknown;
+
+/** A snapshot image being read from a consistent view of the state (a read transaction for LMDB). */
+export interface SnapshotReader {
+  /** The applied index and term of the view: the image is the state at this point. */
+  readonly index: number;
+  readonly term: number;
+  /** The next bytes of the image, at most maxBytes (>= 1); null once all were returned. */
+  read(maxBytes: number): Uint8Array | null;
+  /** Releases the view. Always call it, also after reading to the end. */
+  close(): void;
+}
+
+/** A snapshot image being installed. Nothing is visible until finish() returns. */
+export interface SnapshotWriter {
+  /** The next bytes of the image, cut anywhere. Throws CORRUPTION (and aborts) on a bad image. */
+  write(chunk: Uint8Array): void;
+  /**
+   * Checks the image is complete, intact and taken at the meta given to beginRestore, then
+   * swaps it in as the whole state, atomically. On any error the old state stays.
+   */
+  finish(): void;
+  /** Discards what was written; the old state stays. Idempotent; a no-op after finish(). */
+  abort(): void;
+}
 
 /**
  * The replicated state machine. `apply` must record the applied index atomically with the
@@ -75,10 +110,17 @@ export type ApplyResult = unknown;
  */
 export interface StateMachine {
   appliedIndex(): number;
+  /** Term of the entry at appliedIndex() (0 before anything was applied). */
+  appliedTerm(): number;
   /** Applies committed entries in order (including Empty entries, which only move the applied index). */
   apply(entries: readonly Entry[]): ApplyResult[];
   /** An image of the state at appliedIndex(). */
   snapshot(): Uint8Array;
   /** Replaces the whole state with a snapshot image taken at meta.index. */
   restore(meta: SnapshotMeta, data: Uint8Array): void;
+  /** Streams an image of the applied state in bounded chunks (what is sent to lagging followers). */
+  openSnapshot(): SnapshotReader;
+  /** Starts installing a streamed image taken at meta.index; supersedes an unfinished one. */
+  beginRestore(meta: SnapshotMeta): SnapshotWriter;
+  close(): Promise<void>;
 }

@@ -12,7 +12,8 @@
 import { TesseraError } from '../errors.ts';
 import { raftConfig, type RaftConfig } from '../raft/config.ts';
 import { Raft, type RaftStatus } from '../raft/raft.ts';
-import type { Entry, HardState, Message, NodeId, Ready, Snapshot, SoftState } from '../raft/types.ts';
+import { type Entry, type HardState, type Message, type NodeId, type Ready, type Snapshot, type SnapshotMeta, type SoftState, message } from '../raft/types.ts';
+import { DEFAULT_SNAPSHOT_CHUNK_BYTES, DEFAULT_SNAPSHOT_WINDOW, SnapshotReceiver, SnapshotSender } from './snapshot-transfer.ts';
 import { assert } from '../util/assert.ts';
 import type { ApplyResult, Clock, LogStore, Random, StateMachine, Transport } from './ports.ts';
 
@@ -41,6 +42,9 @@ export interface RaftNodeOptions {
   /** Pending proposals and reads fail with TIMEOUT after this long. */
   readonly requestTimeoutMs?: number;
   readonly raft?: Partial<Omit<RaftConfig, 'id' | 'voters' | 'applied'>>;
+  /** Bytes per streamed snapshot chunk, and chunks in flight per transfer. */
+  readonly snapshotChunkBytes?: number;
+  readonly snapshotWindow?: number;
   readonly observer?: NodeObserver;
   /** Called when the node must stop (a storage failure or corruption). Defaults to throwing. */
   readonly onFatal?: (error: Error) => void;
@@ -86,6 +90,8 @@ export class RaftNode {
   private pumping = false;
   private stopped = false;
   private lastSnapshotIndex: number;
+  private readonly snapSender: SnapshotSender;
+  private readonly snapReceiver: SnapshotReceiver;
   /** Where in a tick period this node's ticks fall (ms), so peers' election timers are not in lockstep. */
   private readonly tickPhaseMs: number;
 
@@ -105,16 +111,61 @@ export class RaftNode {
         throw e;
       });
 
-    // A volatile state machine (or one behind the log's snapshot) is rebuilt from the snapshot, then by replay.
-    const snap = this.logStore.snapshot();
-    if (snap && this.stateMachine.appliedIndex() < snap.meta.index) {
-      this.stateMachine.restore(snap.meta, snap.data);
-    }
-    this.lastSnapshotIndex = snap?.meta.index ?? 0;
+    this.lastSnapshotIndex = this.reconcileStores(opts.voters);
     this.tickPhaseMs = opts.random.nextFloat() * this.tickMs;
     const applied = this.stateMachine.appliedIndex();
     const cfg = raftConfig({ ...opts.raft, id: opts.id, voters: opts.voters, applied });
     this.raft = new Raft(cfg, this.logStore, opts.random);
+    const send = (m: Message) => this.transport.send(m);
+    this.snapSender = new SnapshotSender({
+      self: this.id,
+      chunkBytes: opts.snapshotChunkBytes ?? DEFAULT_SNAPSHOT_CHUNK_BYTES,
+      window: opts.snapshotWindow ?? DEFAULT_SNAPSHOT_WINDOW,
+      retransmitMs: 2 * this.tickMs,
+      stallMs: this.requestTimeoutMs,
+      send,
+      report: (to, failed) => this.raft.step(message({ type: 'snapStatus', from: to, to: this.id, reject: failed })),
+    });
+    this.snapReceiver = new SnapshotReceiver({ self: this.id, window: opts.snapshotWindow ?? DEFAULT_SNAPSHOT_WINDOW, send });
+  }
+
+  /**
+   * Brings the state machine and the log to agreement after a restart; returns the index of the
+   * latest snapshot.
+   * - A volatile state machine (or one behind the log's snapshot) is rebuilt from the snapshot
+   *   image the log keeps; one whose data is gone cannot be, and the node must not go on.
+   * - A durable state machine may be ahead of the log when a crash fell between installing a
+   *   snapshot and recording it: the snapshot's metadata is recorded now.
+   */
+  private reconcileStores(voters: readonly NodeId[]): number {
+    const sm = this.stateMachine;
+    const snap = this.logStore.snapshot();
+    const snapIndex = snap?.meta.index ?? 0;
+    if (snap && sm.appliedIndex() < snapIndex) {
+      if (snap.data.byteLength === 0) {
+        throw new TesseraError(
+          'CORRUPTION',
+          `node ${this.id}: state machine at index ${sm.appliedIndex()} is behind the log's snapshot at ${snapIndex} and the log keeps no image; its data is lost: wipe this node's directory and let it rejoin`,
+        );
+      }
+      sm.restore(snap.meta, snap.data);
+    }
+    const applied = sm.appliedIndex();
+    const first = this.logStore.firstIndex();
+    const inLog = applied >= first && applied <= this.logStore.lastIndex() && this.logStore.term(applied) === sm.appliedTerm();
+    if (applied > first - 1 && !inLog && applied > this.logStore.initialState().hardState.commit) {
+      const meta = { index: applied, term: sm.appliedTerm(), conf: snap?.meta.conf ?? { voters: [...voters], learners: [] } };
+      this.logStore.saveSnapshot(this.snapshotFor(meta), (err) => {
+        if (err) this.fail(err);
+      });
+      return applied;
+    }
+    return snapIndex;
+  }
+
+  /** What the log store keeps of a snapshot: the image only if it is the state machine's only copy. */
+  private snapshotFor(meta: SnapshotMeta): Snapshot {
+    return { meta, data: this.logStore.snapshotData === 'kept' ? this.stateMachine.snapshot() : new Uint8Array(0) };
   }
 
   start(): void {
@@ -128,6 +179,8 @@ export class RaftNode {
     if (this.stopped) return;
     this.stopped = true;
     this.cancelTick?.();
+    this.snapSender.abortAll();
+    this.snapReceiver.abortAll();
     this.cancelTick = null;
     const closed = () => new TesseraError('CLOSED', `node ${this.id} stopped`);
     for (const p of this.proposals.values()) p.cb(closed());
@@ -143,8 +196,19 @@ export class RaftNode {
 
   receive(m: Message): void {
     if (this.stopped) return;
-    this.raft.step(m);
+    if (m.type === 'snapChunk') this.receiveChunk(m);
+    else if (m.type === 'snapChunkAck') this.snapSender.onAck(m, this.clock.now());
+    else this.raft.step(m);
     this.pump();
+  }
+
+  private receiveChunk(m: Message): void {
+    if (m.term < this.raft.term) return; // from a deposed leader
+    const meta = this.snapReceiver.onChunk(m, this.stateMachine, this.raft.log.committed);
+    if (!meta) return;
+    // The image is complete: let the core decide whether it wants it.
+    this.raft.step(message({ type: 'snap', from: m.from, to: this.id, term: m.term, snapshot: { meta, data: new Uint8Array(0) } }));
+    if (this.raft.log.snapshotToPersist()?.meta.index !== meta.index) this.snapReceiver.discardStaged();
   }
 
   /** Replicates `data`; `cb` gets the state machine's result once it is applied here. */
@@ -207,6 +271,7 @@ export class RaftNode {
       this.cancelTick = null;
       if (this.stopped) return;
       this.raft.tick();
+      this.snapSender.tick(this.clock.now());
       this.expireRequests();
       this.pump();
       if (!this.stopped) this.scheduleTick();
@@ -224,7 +289,10 @@ export class RaftNode {
   }
 
   private handleReady(rd: Ready): void {
-    if (rd.softState) this.observer.roleChanged?.(this.id, rd.softState, this.raft.term);
+    if (rd.softState) {
+      if (rd.softState.role !== 'leader') this.snapSender.abortAll();
+      this.observer.roleChanged?.(this.id, rd.softState, this.raft.term);
+    }
     const needsDisk = rd.hardState !== null || rd.entries.length > 0 || rd.snapshot !== null;
     if (!needsDisk) {
       this.finishReady(rd);
@@ -232,8 +300,12 @@ export class RaftNode {
     }
     this.inFlight = true;
     if (rd.snapshot) {
-      this.stateMachine.restore(rd.snapshot.meta, rd.snapshot.data);
-      this.logStore.saveSnapshot(rd.snapshot, (err) => {
+      // The state machine first (durable on its own, or rebuilt from what the log keeps), then the log.
+      if (!this.snapReceiver.install(rd.snapshot.meta.index)) {
+        assert(rd.snapshot.data.byteLength > 0, () => `snapshot at ${rd.snapshot!.meta.index} accepted without a staged image`);
+        this.stateMachine.restore(rd.snapshot.meta, rd.snapshot.data);
+      }
+      this.logStore.saveSnapshot(this.snapshotFor(rd.snapshot.meta), (err) => {
         if (err) this.fail(err);
       });
       this.lastSnapshotIndex = rd.snapshot.meta.index;
@@ -251,7 +323,11 @@ export class RaftNode {
   }
 
   private finishReady(rd: Ready): void {
-    for (const m of rd.messages) this.transport.send(m);
+    for (const m of rd.messages) {
+      // The core decides that a follower needs a snapshot; the runtime streams the state machine's image.
+      if (m.type === 'snap') this.snapSender.start(m.to, m.term, this.stateMachine, this.raft.confState(), this.clock.now());
+      else this.transport.send(m);
+    }
     if (rd.committed.length > 0) this.apply(rd.committed);
     for (const rs of rd.readStates) {
       const r = this.reads.get(rs.context);
@@ -307,9 +383,7 @@ export class RaftNode {
   private maybeSnapshot(): void {
     const applied = this.stateMachine.appliedIndex();
     if (applied - this.lastSnapshotIndex < this.snapshotEvery) return;
-    const term = this.raft.log.term(applied);
-    assert(term !== null, () => `term of applied index ${applied} unknown`);
-    const snap: Snapshot = { meta: { index: applied, term, conf: this.raft.confState() }, data: this.stateMachine.snapshot() };
+    const snap = this.snapshotFor({ index: applied, term: this.stateMachine.appliedTerm(), conf: this.raft.confState() });
     this.lastSnapshotIndex = applied;
     this.logStore.saveSnapshot(snap, (err) => {
       if (err && !this.stopped) this.fail(err);

@@ -41,7 +41,8 @@ export class RaftLog {
     this.offsetInProgress = this.offset;
     const first = storage.firstIndex();
     // Everything up to the snapshot is committed and applied by construction.
-    this.committed = Math.max(committed, first - 1);
+    // Applied entries were committed, whatever the persisted commit says.
+    this.committed = Math.max(committed, first - 1, applied);
     this.applied = Math.max(applied, first - 1);
     this.applying = this.applied;
     assert(this.committed <= this.lastIndex(), () => `restored commit ${this.committed} beyond last index ${this.lastIndex()}`);

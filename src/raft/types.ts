@@ -64,7 +64,19 @@ export type MessageType =
   | 'unreachable' // local only: runtime reports a peer it could not reach
   | 'timeoutNow' // leader transfer: start an election now, ignoring leases
   | 'readIndex' // follower forwards a read to the leader
-  | 'readIndexResp';
+  | 'readIndexResp'
+  | 'snapChunk' // runtime only: one piece of a streamed snapshot; never stepped into the core
+  | 'snapChunkAck'; // runtime only: the receiver has written a piece (or, with reject, gave up)
+
+/** A piece of a snapshot image streamed between runtimes (the core sees only the metadata). */
+export interface SnapshotChunk {
+  /** Identifies one transfer: a retried snapshot is a new transfer. */
+  readonly transfer: string;
+  readonly seq: number;
+  readonly last: boolean;
+  readonly meta: SnapshotMeta;
+  readonly data: Uint8Array;
+}
 
 /**
  * One flat message shape (as in etcd's raftpb.Message): fields a type does not use keep
@@ -87,6 +99,8 @@ export interface Message {
   snapshot: Snapshot | null;
   /** heartbeat / readIndex: the read context being confirmed. */
   context: string;
+  /** snapChunk / snapChunkAck only. */
+  chunk: SnapshotChunk | null;
 }
 
 /** A confirmed read: once applied >= index, a read of the state machine is linearizable. */
@@ -130,6 +144,7 @@ export function message(fields: Partial<Message> & Pick<Message, 'type' | 'from'
     rejectHint: 0,
     snapshot: null,
     context: '',
+    chunk: null,
     ...fields,
   };
 }

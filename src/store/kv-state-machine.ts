@@ -3,7 +3,7 @@
  * the LMDB implementation both satisfy it (both are KvStateMachineCore over a different
  * backend), and both run test/store/state-machine-conformance.ts.
  */
-import type { StateMachine } from '../node/ports.ts';
+import type { SnapshotReader, SnapshotWriter, StateMachine } from '../node/ports.ts';
 import type { Entry, SnapshotMeta } from '../raft/types.ts';
 import type { KvRecord } from './kv-command.ts';
 import type { KvEvent } from './kv-events.ts';
@@ -12,29 +12,7 @@ import type { KvApplyResult, KvRangeOptions, KvRangePage } from './kv-logic.ts';
 export type { KvApplyResult, KvKeyRecord, KvRangeOptions, KvRangePage } from './kv-logic.ts';
 export type { KvEvent } from './kv-events.ts';
 
-/** A snapshot image being read from a consistent view of the state (a read transaction for LMDB). */
-export interface SnapshotReader {
-  /** The applied index and term of the view: the image is the state at this point. */
-  readonly index: number;
-  readonly term: number;
-  /** The next bytes of the image, at most maxBytes (>= 1); null once all were returned. */
-  read(maxBytes: number): Uint8Array | null;
-  /** Releases the view. Always call it, also after reading to the end. */
-  close(): void;
-}
-
-/** A snapshot image being installed. Nothing is visible until finish() returns. */
-export interface SnapshotWriter {
-  /** The next bytes of the image, cut anywhere. Throws CORRUPTION (and aborts) on a bad image. */
-  write(chunk: Uint8Array): void;
-  /**
-   * Checks the image is complete, intact and taken at the meta given to beginRestore, then
-   * swaps it in as the whole state, atomically. On any error the old state stays.
-   */
-  finish(): void;
-  /** Discards what was written; the old state stays. Idempotent; a no-op after finish(). */
-  abort(): void;
-}
+export type { SnapshotReader, SnapshotWriter } from '../node/ports.ts';
 
 export interface KvStateMachine extends StateMachine {
   apply(entries: readonly Entry[]): KvApplyResult[];

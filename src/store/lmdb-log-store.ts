@@ -59,6 +59,7 @@ interface PendingAck {
 }
 
 export class LmdbLogStore implements LogStore {
+  readonly snapshotData = 'metadataOnly' as const;
   private readonly pending: PendingAck[] = [];
   /**
    * Terms of entries we wrote or read and verified: the core asks for terms far more often

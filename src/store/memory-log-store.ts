@@ -30,6 +30,7 @@ interface PendingWrite {
 }
 
 export class MemoryLogStore implements LogStore {
+  readonly snapshotData = 'kept' as const;
   private readonly log: MemoryLog;
   private readonly token: number;
   /** Writes not yet acknowledged, oldest first: acknowledgements leave in call order. */

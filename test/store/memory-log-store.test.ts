@@ -28,8 +28,8 @@ function harness(options: MemoryLogStoreOptions, crashSeed = 1): () => LogStoreH
   };
 }
 
-describeLogStoreConformance('MemoryLogStore (immediate fsync)', harness({ defer: immediateDefer }));
-describeLogStoreConformance('MemoryLogStore (fsync in a microtask)', harness({ defer: queueMicrotask }));
+describeLogStoreConformance('MemoryLogStore (immediate fsync)', harness({ defer: immediateDefer }), { snapshots: 'withData', powerLoss: true });
+describeLogStoreConformance('MemoryLogStore (fsync in a microtask)', harness({ defer: queueMicrotask }), { snapshots: 'withData', powerLoss: true });
 
 /** A defer the test drives by hand: jobs wait until the test runs them, as fsyncs in flight. */
 function manualDefer() {

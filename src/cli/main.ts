@@ -1,0 +1,16 @@
+/** `tessera <command> [options]`: dispatches to a subcommand. */
+const commands: Record<string, { about: string; run: () => Promise<unknown> }> = {
+  sim: { about: 'run the deterministic simulator (see `tessera sim --help`)', run: () => import('../../sim/cli.ts') },
+  demo: { about: 'the simulated 5-node timeline demo', run: () => import('../../sim/demo/timeline.ts') },
+};
+
+const [name, ...rest] = process.argv.slice(2);
+const command = name === undefined ? undefined : commands[name];
+if (!command) {
+  console.log('usage: tessera <command> [options]\n\ncommands:');
+  for (const [n, c] of Object.entries(commands)) console.log(`  ${n.padEnd(8)} ${c.about}`);
+  process.exit(name === undefined || name === '--help' || name === 'help' ? 0 : 2);
+}
+// Subcommands parse process.argv themselves: drop the command name.
+process.argv = [process.argv[0]!, process.argv[1]!, ...rest];
+await command.run();
