@@ -231,10 +231,22 @@ export class RaftNode {
    * every write committed before the read was issued; read the state machine inside `cb`.
    */
   readBarrier(cb: Callback<number>): void {
+    this.barrier(cb, (context) => this.raft.readIndex(context));
+  }
+
+  /**
+   * Like readBarrier, but while the leader's lease holds it answers without a heartbeat round
+   * (raft.leaseReads must be configured; it falls back to ReadIndex when the lease is not valid).
+   */
+  leaseReadBarrier(cb: Callback<number>): void {
+    this.barrier(cb, (context) => this.raft.leaseRead(context));
+  }
+
+  private barrier(cb: Callback<number>, request: (context: string) => void): void {
     if (this.stopped) return cb(new TesseraError('CLOSED', `node ${this.id} stopped`));
     const context = `${this.id}/${++this.readSeq}`;
     try {
-      this.raft.readIndex(context);
+      request(context);
     } catch (e) {
       return cb(e as Error);
     }

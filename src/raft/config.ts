@@ -26,6 +26,12 @@ export interface RaftConfig {
   readonly maxCommittedBytesPerReady: number;
   /** Last index the state machine applied (on restart). */
   readonly applied: number;
+  /**
+   * Opt-in lease reads: the leader answers reads from its own state while a quorum's heartbeat
+   * acknowledgements prove no other leader can exist. Safe only if no two clocks drift apart by
+   * more than `maxClockDrift` (a fraction: 0.05 = 5%) within an election timeout. Requires checkQuorum.
+   */
+  readonly leaseReads: { readonly maxClockDrift: number } | null;
 }
 
 export function raftConfig(partial: Partial<RaftConfig> & Pick<RaftConfig, 'id' | 'voters'>): RaftConfig {
@@ -40,6 +46,7 @@ export function raftConfig(partial: Partial<RaftConfig> & Pick<RaftConfig, 'id' 
     maxUncommittedBytes: DEFAULT_MAX_UNCOMMITTED_BYTES,
     maxCommittedBytesPerReady: DEFAULT_MAX_SIZE_PER_MSG * 16,
     applied: 0,
+    leaseReads: null,
     ...partial,
   };
   validate(cfg);
@@ -58,4 +65,20 @@ function validate(c: RaftConfig): void {
   if (c.maxUncommittedBytes < 1) bad('maxUncommittedBytes must be >= 1');
   if (new Set(c.voters).size !== c.voters.length) bad('voters must be distinct');
   if (c.applied < 0) bad('applied must be >= 0');
+  if (c.leaseReads) {
+    if (!c.checkQuorum) bad('leaseReads requires checkQuorum');
+    const d = c.leaseReads.maxClockDrift;
+    if (!(d >= 0 && d < 0.5)) bad('leaseReads.maxClockDrift must be in [0, 0.5)');
+    if (leaseTicks(c) < 1) bad('electionTick too small for a lease with this clock drift bound');
+  }
+}
+
+/**
+ * Ticks a lease lasts after the heartbeat that a quorum acknowledged was sent. A follower that
+ * got it refuses votes for electionTick of its own ticks; we give up two ticks for tick phase
+ * (ours and theirs) and the drift allowance.
+ */
+export function leaseTicks(c: RaftConfig): number {
+  if (!c.leaseReads) return 0;
+  return c.electionTick - 2 - Math.ceil(c.electionTick * c.leaseReads.maxClockDrift);
 }

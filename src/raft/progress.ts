@@ -20,6 +20,8 @@ export class Progress {
   snapshotElapsed = 0;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
+  /** Leader tick at which the newest heartbeat this follower acknowledged was sent (-1: none). */
+  leaseAck = -1;
   readonly inflights: Inflights;
 
   constructor(next: number, maxInflightMsgs: number, maxInflightBytes: number, readonly isLearner = false) {

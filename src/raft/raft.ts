@@ -7,7 +7,7 @@ import { TesseraError } from '../errors.ts';
 import { MAX_ENTRY_BYTES } from '../limits.ts';
 import type { Random } from '../node/ports.ts';
 import { assert } from '../util/assert.ts';
-import type { RaftConfig } from './config.ts';
+import { type RaftConfig, leaseTicks } from './config.ts';
 import { RaftLog, type StableLog } from './log.ts';
 import { Progress } from './progress.ts';
 import { type VoterConfig, allVoters, committedIndex, isQuorum, voteResult } from './quorum.ts';
@@ -81,6 +81,15 @@ export class Raft {
   private pendingReads: Array<{ context: string; from: NodeId }> = [];
 
   private electionElapsed = 0;
+  /** Leader ticks in the current term: the clock of heartbeat leases. */
+  private leaderTicks = 0;
+  /**
+   * With lease reads, a restarted node refuses votes for an election timeout: it may have
+   * acknowledged a heartbeat that a leader's lease still counts on just before it went down.
+   */
+  private startupLease: boolean;
+  /** A TimeoutNow went out this term: its target may win an election that ignores leases. */
+  private leaseForfeited = false;
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
   private leadTransferee: NodeId = NONE;
@@ -97,6 +106,7 @@ export class Raft {
     private readonly random: Random,
   ) {
     this.id = cfg.id;
+    this.startupLease = cfg.leaseReads !== null;
     const init = storage.initialState();
     const conf = init.snapshot.conf.voters.length > 0 ? init.snapshot.conf : { voters: cfg.voters, learners: [] };
     this.voters = { incoming: [...conf.voters].sort((a, b) => a - b), outgoing: [] };
@@ -158,6 +168,31 @@ export class Raft {
     this.send(message({ type: 'readIndex', from: this.id, to: this.lead, term: this.term, context }));
   }
 
+  /**
+   * A read point without a heartbeat round while the leader's lease holds (config.leaseReads);
+   * otherwise this is an ordinary ReadIndex. The answer arrives as a ReadState, as for readIndex.
+   */
+  leaseRead(context: string): void {
+    if (this.cfg.leaseReads === null) throw new TesseraError('INVALID_ARGUMENT', 'lease reads are not enabled (config.leaseReads)');
+    if (this.role === 'leader' && this.leaseValid() && this.committedInTerm()) {
+      this.readStates.push({ index: this.log.committed, context });
+      return;
+    }
+    this.readIndex(context);
+  }
+
+  /** True while a quorum acknowledged a heartbeat sent recently enough that no rival leader can exist. */
+  leaseValid(): boolean {
+    if (this.role !== 'leader' || this.cfg.leaseReads === null || this.leadTransferee !== NONE || this.leaseForfeited) return false;
+    const start = committedIndex(this.voters, (id) => (id === this.id ? this.leaderTicks : (this.progress.get(id)?.leaseAck ?? -1)));
+    return start >= 0 && this.leaderTicks < start + leaseTicks(this.cfg);
+  }
+
+  private inLease(): boolean {
+    if (!this.cfg.checkQuorum || this.electionElapsed >= this.cfg.electionTick) return false;
+    return this.lead !== NONE || this.startupLease;
+  }
+
   transferLeader(to: NodeId): void {
     if (this.role !== 'leader') {
       throw new TesseraError('NOT_LEADER', `node ${this.id} cannot transfer leadership`, { leaderHint: this.lead });
@@ -180,7 +215,7 @@ export class Raft {
     if (m.term > this.term) {
       if (m.type === 'vote' || m.type === 'preVote') {
         const force = m.context === TRANSFER_CONTEXT;
-        const inLease = this.cfg.checkQuorum && this.lead !== NONE && this.electionElapsed < this.cfg.electionTick;
+        const inLease = this.inLease();
         // A follower that hears a live leader ignores campaigns: a partitioned node cannot depose it.
         if (!force && inLease) return;
       }
@@ -364,6 +399,9 @@ export class Raft {
     this.reset(this.term);
     this.lead = this.id;
     this.role = 'leader';
+    this.leaderTicks = 0;
+    this.startupLease = false;
+    this.leaseForfeited = false;
     const self = this.progress.get(this.id);
     assert(self !== undefined, 'a leader must be a voter');
     self.becomeReplicate();
@@ -436,6 +474,7 @@ export class Raft {
 
   private tickElection(): void {
     this.electionElapsed++;
+    if (this.electionElapsed >= this.cfg.electionTick) this.startupLease = false;
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
       this.hup(false);
@@ -443,6 +482,7 @@ export class Raft {
   }
 
   private tickHeartbeat(): void {
+    this.leaderTicks++;
     this.heartbeatElapsed++;
     this.electionElapsed++;
     if (this.electionElapsed >= this.cfg.electionTick) {
@@ -544,6 +584,7 @@ export class Raft {
 
   private handleHeartbeatResponse(m: Message, pr: Progress): void {
     pr.recentActive = true;
+    if (m.index > pr.leaseAck) pr.leaseAck = m.index;
     pr.probeSent = false;
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
     if (m.context === '') return;
@@ -648,7 +689,8 @@ export class Raft {
 
   private handleHeartbeat(m: Message): void {
     this.log.commitTo(m.commit);
-    this.send(message({ type: 'heartbeatResp', from: this.id, to: m.from, term: this.term, context: m.context }));
+    // Echo the leader's send tick: it dates the lease our acknowledgement extends.
+    this.send(message({ type: 'heartbeatResp', from: this.id, to: m.from, term: this.term, index: m.index, context: m.context }));
   }
 
   private handleSnapshot(m: Message): void {
@@ -710,7 +752,7 @@ export class Raft {
       if (id === this.id) continue;
       // Never tell a follower to commit past what it is known to hold.
       const commit = Math.min(pr.match, this.log.committed);
-      this.send(message({ type: 'heartbeat', from: this.id, to: id, term: this.term, commit, context }));
+      this.send(message({ type: 'heartbeat', from: this.id, to: id, term: this.term, commit, context, index: this.leaderTicks }));
     }
   }
 
@@ -748,6 +790,7 @@ export class Raft {
   }
 
   private sendTimeoutNow(to: NodeId): void {
+    this.leaseForfeited = true;
     this.send(message({ type: 'timeoutNow', from: this.id, to, term: this.term }));
   }
 
