@@ -66,6 +66,8 @@ interface PendingRead {
 export const DEFAULT_TICK_MS = 100;
 export const DEFAULT_SNAPSHOT_EVERY = 10_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
+/** Bounds the work after a very long pause; any number beyond two election timeouts behaves the same. */
+const MAX_CATCH_UP_TICKS = 1_000;
 
 export class RaftNode {
   readonly id: NodeId;
@@ -94,6 +96,8 @@ export class RaftNode {
   private readonly snapReceiver: SnapshotReceiver;
   /** Where in a tick period this node's ticks fall (ms), so peers' election timers are not in lockstep. */
   private readonly tickPhaseMs: number;
+  /** Local clock reading at the last tick (null before the first). */
+  private lastTickAt: number | null = null;
 
   constructor(opts: RaftNodeOptions) {
     this.id = opts.id;
@@ -231,7 +235,14 @@ export class RaftNode {
    * every write committed before the read was issued; read the state machine inside `cb`.
    */
   readBarrier(cb: Callback<number>): void {
-    this.barrier(cb, (context) => this.raft.readIndex(context));
+    this.barrier(cb, this.readIndexRequest);
+  }
+
+  private readonly readIndexRequest = (context: string): void => this.raft.readIndex(context);
+
+  /** The tick timer is late by more than a tick: the core's notion of elapsed time lags the clock. */
+  private ticksOverdue(): boolean {
+    return this.lastTickAt === null || this.clock.now() - this.lastTickAt > 2 * this.tickMs;
   }
 
   /**
@@ -244,6 +255,10 @@ export class RaftNode {
 
   private barrier(cb: Callback<number>, request: (context: string) => void): void {
     if (this.stopped) return cb(new TesseraError('CLOSED', `node ${this.id} stopped`));
+    if (request !== this.readIndexRequest && this.ticksOverdue()) {
+      // Our sense of time is stale (we were paused or starved): no lease can be trusted now.
+      request = this.readIndexRequest;
+    }
     const context = `${this.id}/${++this.readSeq}`;
     try {
       request(context);
@@ -282,7 +297,13 @@ export class RaftNode {
     this.cancelTick = this.clock.setTimer(delayMs, () => {
       this.cancelTick = null;
       if (this.stopped) return;
-      this.raft.tick();
+      // Tick once per tick period that really passed: after a pause (GC, SIGSTOP, overload) the
+      // core must see the time that went by, or it would trust a lease that has long expired.
+      const now = this.clock.now();
+      const behind = this.lastTickAt === null ? 1 : Math.floor((now - this.lastTickAt) / this.tickMs);
+      const ticks = Math.min(Math.max(1, behind), MAX_CATCH_UP_TICKS);
+      for (let i = 0; i < ticks; i++) this.raft.tick();
+      this.lastTickAt = now;
       this.snapSender.tick(this.clock.now());
       this.expireRequests();
       this.pump();

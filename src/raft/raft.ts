@@ -106,8 +106,9 @@ export class Raft {
     private readonly random: Random,
   ) {
     this.id = cfg.id;
-    this.startupLease = cfg.leaseReads !== null;
     const init = storage.initialState();
+    // A node that never saw a term has acknowledged no leader's heartbeat: nothing to protect.
+    this.startupLease = cfg.leaseReads !== null && init.hardState.term > 0;
     const conf = init.snapshot.conf.voters.length > 0 ? init.snapshot.conf : { voters: cfg.voters, learners: [] };
     this.voters = { incoming: [...conf.voters].sort((a, b) => a - b), outgoing: [] };
     this.learners = [...conf.learners].sort((a, b) => a - b);
