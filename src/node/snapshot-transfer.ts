@@ -171,6 +171,8 @@ export class SnapshotReceiver {
   private current: IncomingTransfer | null = null;
   /** A complete image the core accepted, waiting for the Ready that installs it. */
   private staged: IncomingTransfer | null = null;
+  /** The last transfer received whole: retransmissions of it (our final ack was lost) are acked again. */
+  private completed: { readonly id: string; readonly lastSeq: number } | null = null;
 
   constructor(private readonly o: ReceiverOptions) {}
 
@@ -192,8 +194,11 @@ export class SnapshotReceiver {
           chunk: { transfer: c.transfer, seq, last: false, meta: c.meta, data: new Uint8Array(0) },
         }),
       );
+    if (this.completed?.id === c.transfer) {
+      ack(this.completed.lastSeq, false);
+      return null;
+    }
     if (this.current?.id !== c.transfer) {
-      if (this.staged?.id === c.transfer) return null; // a late duplicate of a finished transfer
       this.abortCurrent();
       // Already have everything it covers: refuse; the leader's core learns our progress anyway.
       if (c.meta.index <= committed) {
@@ -228,6 +233,7 @@ export class SnapshotReceiver {
     }
     ack(t.nextSeq - 1, false);
     if (!last) return null;
+    this.completed = { id: t.id, lastSeq: t.nextSeq - 1 };
     this.current = null;
     this.staged?.writer.abort();
     this.staged = t;

@@ -1,0 +1,68 @@
+/**
+ * The production Clock: monotonic milliseconds (performance.now, immune to wall-clock steps,
+ * which would otherwise fire or starve election timers) and setTimeout.
+ *
+ * The clock owns every timer it hands out, so close() can clear them all at once: a stopped
+ * node must not keep the process alive, nor wake up later and touch closed stores.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Clock } from './ports.ts';
+
+export interface SystemClockOptions {
+  /**
+   * Receives what a timer callback throws. Left to escape, it would be an uncaught exception
+   * on an unrelated stack; the node turns it into a fatal stop instead. Default: rethrow.
+   */
+  readonly onError?: (error: unknown) => void;
+}
+
+export class SystemClock implements Clock {
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private closed = false;
+  private readonly onError: (error: unknown) => void;
+
+  constructor(options: SystemClockOptions = {}) {
+    this.onError =
+      options.onError ??
+      ((e) => {
+        throw e;
+      });
+  }
+
+  now(): number {
+    return performance.now();
+  }
+
+  setTimer(delayMs: number, fn: () => void): () => void {
+    if (this.closed) return () => {};
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        if (this.closed) return;
+        try {
+          fn();
+        } catch (e) {
+          this.onError(e);
+        }
+      },
+      Math.max(0, delayMs),
+    );
+    this.timers.add(timer);
+    return () => {
+      clearTimeout(timer);
+      this.timers.delete(timer);
+    };
+  }
+
+  /** Timers currently pending (for tests: a closed node must leave none). */
+  get pendingTimers(): number {
+    return this.timers.size;
+  }
+
+  /** Cancels every pending timer; later setTimer calls schedule nothing. Idempotent. */
+  close(): void {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+}
