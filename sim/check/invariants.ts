@@ -4,7 +4,8 @@
  * - election safety: at most one leader per term;
  * - leader completeness: a new leader holds every entry known committed;
  * - state-machine safety: no two nodes apply different entries at one index;
- * - monotonic commit/apply: persisted commit and term never go back; apply is gap-free;
+ * - monotonic commit/apply: persisted commit and term never go back; apply is gap-free, and a
+ *   durable state machine restarts where it stopped;
  * - log matching: two logs with an entry of the same (index, term) agree up to it;
  * - no acknowledged write lost: an acked command sits at its index in the committed history.
  * Each violation is recorded as a sentence; the run fails if there is any.
@@ -59,8 +60,16 @@ export class InvariantChecker implements NodeObserver {
     if (this.violations.length < MAX_VIOLATIONS) this.violations.push(text);
   }
 
-  /** A node restarted: it replays from its snapshot, so its apply cursor starts over. */
-  nodeRestarted(node: NodeId, appliedIndex: number): void {
+  /**
+   * A node restarted at `appliedIndex`: a volatile state machine was rebuilt from the snapshot
+   * and replays from there, so its apply cursor moves back. A durable one commits every apply
+   * and install before the observer hears of it, so it must resume exactly where it was.
+   */
+  nodeRestarted(node: NodeId, appliedIndex: number, durable = false): void {
+    const before = this.lastApplied.get(node);
+    if (durable && before !== undefined && appliedIndex !== before) {
+      this.violation(`durable apply: node ${node} restarted at applied index ${appliedIndex}, but had applied through ${before} before it stopped`);
+    }
     this.lastApplied.set(node, appliedIndex);
   }
 

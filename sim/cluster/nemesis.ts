@@ -26,6 +26,9 @@ export const FAULT_KINDS = [
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
+/** Faults of the simulated disk, which real LMDB stores cannot be subjected to. */
+export const DISK_FAULTS: readonly FaultKind[] = ['torn', 'bitflip'];
+
 /** One-way latency without faults (ms): a LAN. */
 export const NORMAL_DELAY_MS = { min: 0.1, max: 2 } as const;
 
@@ -93,16 +96,19 @@ export class Nemesis {
   /** Nodes whose disk was corrupted: at most one, so a quorum can always come back. */
   private readonly corrupted = new Set<NodeId>();
   private readonly rng: SeededRandom;
+  private readonly faults: ReadonlySet<FaultKind>;
 
   constructor(
     private readonly sim: Simulator,
     private readonly cluster: SimCluster,
     private readonly network: SimNetwork,
     random: SeededRandom,
-    private readonly faults: ReadonlySet<FaultKind>,
+    faults: ReadonlySet<FaultKind>,
     private readonly log: (text: string) => void = () => {},
   ) {
     this.rng = random.fork('nemesis');
+    // Never drawn where they cannot happen, rather than drawn and silently not applied.
+    this.faults = cluster.diskFaults ? faults : new Set([...faults].filter((f) => !DISK_FAULTS.includes(f)));
   }
 
   /** Schedules an explicit list of actions (times relative to now). */

@@ -1,19 +1,20 @@
 /**
- * N real RaftNodes wired to the simulator: virtual clocks, the simulated network, and memory
- * disks that survive crashes (losing unsynced writes, possibly tearing the last one). This is
- * the production node code; only the ports are simulated.
+ * N real RaftNodes wired to the simulator: virtual clocks, the simulated network, and storage
+ * that survives crashes: memory disks (losing unsynced writes, possibly tearing the last one) or
+ * the LMDB stores in a temporary directory (node-storage.ts, lmdb-storage.ts). This is the
+ * production node code; only the ports are simulated.
  */
 import { isTesseraError } from '../../src/errors.ts';
 import { RaftNode, type NodeObserver } from '../../src/node/raft-node.ts';
 import type { Entry, NodeId, Snapshot, SoftState, HardState } from '../../src/raft/types.ts';
-import { MemoryDisk } from '../../src/store/memory-disk.ts';
-import { MemoryKvStateMachine } from '../../src/store/memory-kv.ts';
-import { MemoryLogStore } from '../../src/store/memory-log-store.ts';
+import type { KvStateMachine } from '../../src/store/kv-state-machine.ts';
 import { InvariantChecker, entryHash, type LogInspector } from '../check/invariants.ts';
 import type { SeededRandom } from '../core/random.ts';
 import { type Simulator, US_PER_MS } from '../core/simulator.ts';
 import type { TraceHash } from '../core/trace.ts';
 import type { SimNetwork } from '../net/sim-network.ts';
+import { lmdbStorage } from './lmdb-storage.ts';
+import { memoryStorage, type ClusterStorage, type NodeStorage, type NodeStores, type SimStore } from './node-storage.ts';
 import type { TimelineEvent } from './timeline.ts';
 
 export interface SimTimings {
@@ -43,9 +44,9 @@ export type NodeState = 'up' | 'down' | 'dead';
 
 interface Slot {
   readonly id: NodeId;
-  readonly disk: MemoryDisk;
+  readonly storage: NodeStorage;
   node: RaftNode | null;
-  sm: MemoryKvStateMachine | null;
+  sm: KvStateMachine | null;
   state: NodeState;
   paused: boolean;
 }
@@ -58,6 +59,10 @@ export interface SimClusterOptions {
   readonly nodes: number;
   readonly timings?: Partial<SimTimings>;
   readonly onEvent?: (e: TimelineEvent) => void;
+  /** Memory twins (default) or the LMDB stores in a temporary directory; then call close() at the end. */
+  readonly store?: SimStore;
+  /** Where an LMDB cluster makes its temporary directory (default: the system's). */
+  readonly storeDir?: string;
 }
 
 export class SimCluster {
@@ -65,6 +70,7 @@ export class SimCluster {
   readonly timings: SimTimings;
   readonly checker: InvariantChecker;
   private readonly slots = new Map<NodeId, Slot>();
+  private readonly storage: ClusterStorage;
   private readonly sim: Simulator;
   private readonly network: SimNetwork;
   private readonly random: SeededRandom;
@@ -88,10 +94,32 @@ export class SimCluster {
     this.ids = Array.from({ length: opts.nodes }, (_, i) => i + 1);
     this.checker = new InvariantChecker((id) => this.inspect(id), () => this.sim.nowMs());
     this.observer = this.makeObserver();
+    this.storage = opts.store === 'lmdb' ? lmdbStorage(this.ids, opts.storeDir) : memoryStorage(this.ids);
     for (const id of this.ids) {
-      this.slots.set(id, { id, disk: new MemoryDisk(), node: null, sm: null, state: 'down', paused: false });
+      this.slots.set(id, { id, storage: this.storage.node(id), node: null, sm: null, state: 'down', paused: false });
     }
-    for (const id of this.ids) this.start(id);
+    try {
+      for (const id of this.ids) this.start(id);
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+
+  /** Torn writes and bit flips can be injected into this cluster's storage. */
+  get diskFaults(): boolean {
+    return this.storage.diskFaults;
+  }
+
+  /** Stops every node and releases the storage (an LMDB run's directory is removed). Idempotent. */
+  close(): void {
+    for (const s of this.slots.values()) {
+      s.node?.stop();
+      s.node = null;
+      s.sm = null;
+      if (s.state === 'up') s.state = 'down';
+    }
+    this.storage.dispose();
   }
 
   private makeObserver(): NodeObserver {
@@ -137,13 +165,13 @@ export class SimCluster {
     const s = this.slot(id);
     if (s.state !== 'down') return;
     const fsync = this.timings.fsyncMs;
-    let store: MemoryLogStore;
+    let stores: NodeStores;
     try {
-      store = new MemoryLogStore(s.disk, {
-        defer: (job) => {
-          const us = Math.round((fsync.min + this.diskRandom.nextFloat() * (fsync.max - fsync.min)) * US_PER_MS);
-          this.sim.schedule(us, id, job);
-        },
+      // Acknowledgements go through the simulator after a simulated fsync latency, whatever the
+      // store: that keeps them replayable, and a crash drops the ones not yet delivered.
+      stores = s.storage.open((job) => {
+        const us = Math.round((fsync.min + this.diskRandom.nextFloat() * (fsync.max - fsync.min)) * US_PER_MS);
+        this.sim.schedule(us, id, job);
       });
     } catch (e) {
       if (!isTesseraError(e, 'CORRUPTION')) throw e;
@@ -153,7 +181,7 @@ export class SimCluster {
       this.emit({ at: this.sim.nowMs(), kind: 'corrupt', node: id, detail: e.message });
       return;
     }
-    const sm = new MemoryKvStateMachine();
+    const sm = stores.stateMachine;
     const t = this.timings;
     const node = new RaftNode({
       id,
@@ -161,7 +189,7 @@ export class SimCluster {
       clock: this.sim.clockFor(id),
       random: this.random.fork(`node${id}/${this.sim.incarnation(id)}`),
       transport: this.network.transportFor(id),
-      logStore: store,
+      logStore: stores.logStore,
       stateMachine: sm,
       tickMs: t.tickMs,
       snapshotEvery: t.snapshotEvery,
@@ -174,13 +202,16 @@ export class SimCluster {
     s.sm = sm;
     s.state = 'up';
     if (this.sim.incarnation(id) > 0) this.emit({ at: this.sim.nowMs(), kind: 'restart', node: id });
-    this.checker.nodeRestarted(id, sm.appliedIndex());
+    this.checker.nodeRestarted(id, sm.appliedIndex(), s.storage.durableStateMachine);
     this.network.register(id, (m) => node.receive(m));
     node.start();
     this.trace.add('start', id);
   }
 
-  /** Power loss: the process and its pending events vanish; unsynced writes may be lost or torn. */
+  /**
+   * Power loss: the process and its pending events (undelivered acknowledgements included)
+   * vanish; on memory disks unsynced writes may be lost or torn.
+   */
   crash(id: NodeId, opts: { tear: boolean }): string {
     const s = this.slot(id);
     if (s.state !== 'up') return 'not up';
@@ -189,7 +220,7 @@ export class SimCluster {
     s.node!.stop();
     this.sim.crash(id);
     this.network.unregister(id);
-    const what = opts.tear ? s.disk.crash(this.diskRandom) : s.disk.crash(this.diskRandom, { tear: false });
+    const what = s.storage.crash(this.diskRandom, opts.tear);
     s.node = null;
     s.sm = null;
     s.state = 'down';
@@ -204,7 +235,7 @@ export class SimCluster {
   flipBit(id: NodeId): string | null {
     const s = this.slot(id);
     if (s.state !== 'down') return null;
-    const what = s.disk.flipBit(this.diskRandom);
+    const what = s.storage.flipBit(this.diskRandom);
     if (what) {
       this.trace.add('flip', id, what);
       this.emit({ at: this.sim.nowMs(), kind: 'bitflip', node: id, detail: what });
@@ -246,7 +277,7 @@ export class SimCluster {
     return this.slot(id).node;
   }
 
-  stateMachine(id: NodeId): MemoryKvStateMachine | null {
+  stateMachine(id: NodeId): KvStateMachine | null {
     return this.slot(id).sm;
   }
 
