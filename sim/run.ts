@@ -88,7 +88,11 @@ function simulate(o: SimRunOptions, opened: SimCluster[]): SimRunResult {
   };
   const cluster = new SimCluster({ sim, network, random, trace, nodes: o.nodes, timings: o.timings, onEvent: emit, store: o.store, storeDir: o.storeDir });
   opened.push(cluster);
-  const workload = new KvWorkload(sim, cluster, cluster.checker, random, { ...DEFAULT_WORKLOAD, ...o.workload });
+  const workload = new KvWorkload(sim, cluster, cluster.checker, random, {
+    ...DEFAULT_WORKLOAD,
+    ...o.workload,
+    leaseReads: cluster.timings.leaseReads !== null && (o.workload?.leaseReads ?? DEFAULT_WORKLOAD.leaseReads),
+  });
   meter = failoverMeter(cluster);
   const nemesis = new Nemesis(sim, cluster, network, random, o.faults, (text) => emit({ at: sim.nowMs(), kind: 'nemesis', detail: text }));
   const electionMs = cluster.timings.tickMs * cluster.timings.electionTick;

@@ -29,6 +29,9 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 /** Faults of the simulated disk, which real LMDB stores cannot be subjected to. */
 export const DISK_FAULTS: readonly FaultKind[] = ['torn', 'bitflip'];
 
+/** Largest clock drift the nemesis applies (5%): two clocks then differ in rate by at most 10%. */
+export const MAX_DRIFT_PPM = 50_000;
+
 /** One-way latency without faults (ms): a LAN. */
 export const NORMAL_DELAY_MS = { min: 0.1, max: 2 } as const;
 
@@ -63,7 +66,8 @@ export type NemesisAction =
       /** Upper bound of the usual one-way latency (ms). */
       readonly maxDelayMs: number;
     }
-  | { readonly kind: 'skew'; readonly node: NodeId; readonly driftPpm: number; readonly offsetMs: number }
+  /** Clock rate drift. Node clocks are monotonic (performance.now()): they drift, they never jump. */
+  | { readonly kind: 'skew'; readonly node: NodeId; readonly driftPpm: number }
   | { readonly kind: 'flipBit'; readonly node: NodeId };
 
 export interface TimedAction {
@@ -82,7 +86,7 @@ export function describeAction(a: NemesisAction): string {
     case 'network':
       return `network drop=${a.dropRate.toFixed(2)} dup=${a.duplicateRate.toFixed(2)} longDelay=${a.longDelayRate.toFixed(2)} maxDelay=${a.maxDelayMs}ms`;
     case 'skew':
-      return `node ${a.node} clock drift ${a.driftPpm} ppm offset ${a.offsetMs} ms`;
+      return `node ${a.node} clock drift ${a.driftPpm} ppm`;
     case 'heal':
       return 'heal network';
     default:
@@ -201,7 +205,7 @@ export class Nemesis {
         });
         break;
       case 'skew':
-        this.sim.setSkew(action.node, { driftPpm: action.driftPpm, offsetMs: action.offsetMs });
+        this.sim.setSkew(action.node, { driftPpm: action.driftPpm });
         break;
       case 'flipBit':
         did =
@@ -262,7 +266,7 @@ export class Nemesis {
       }));
     }
     if (has('skew')) {
-      options.push(() => ({ kind: 'skew', node: r.pick(c.ids), driftPpm: r.range(-50_000, 50_000), offsetMs: r.range(-500, 500) }));
+      options.push(() => ({ kind: 'skew', node: r.pick(c.ids), driftPpm: r.range(-MAX_DRIFT_PPM, MAX_DRIFT_PPM) }));
     }
     if (options.length === 0) return null;
     return r.pick(options)();

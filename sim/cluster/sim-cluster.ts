@@ -28,6 +28,8 @@ export interface SimTimings {
   readonly requestTimeoutMs: number;
   /** Tiny chunks, so that snapshot transfers span many messages and meet every network fault. */
   readonly snapshotChunkBytes: number;
+  /** Lease reads are on in the simulator, so the checkers judge them under every fault. */
+  readonly leaseReads: { readonly maxClockDrift: number } | null;
 }
 
 export const DEFAULT_TIMINGS: SimTimings = {
@@ -38,6 +40,8 @@ export const DEFAULT_TIMINGS: SimTimings = {
   snapshotEvery: 200,
   requestTimeoutMs: 3000,
   snapshotChunkBytes: 512,
+  // The nemesis drifts each clock by up to 5%, so two clocks differ in rate by up to 10%.
+  leaseReads: { maxClockDrift: 0.12 },
 };
 
 export type NodeState = 'up' | 'down' | 'dead';
@@ -195,7 +199,7 @@ export class SimCluster {
       snapshotEvery: t.snapshotEvery,
       requestTimeoutMs: t.requestTimeoutMs,
       snapshotChunkBytes: t.snapshotChunkBytes,
-      raft: { electionTick: t.electionTick, heartbeatTick: t.heartbeatTick },
+      raft: { electionTick: t.electionTick, heartbeatTick: t.heartbeatTick, leaseReads: t.leaseReads },
       observer: this.observer,
     });
     s.node = node;

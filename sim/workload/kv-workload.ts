@@ -28,6 +28,8 @@ export interface WorkloadOptions {
   readonly opTimeoutMs: number;
   /** One-way client <-> node latency (ms). */
   readonly clientDelayMs: { readonly min: number; readonly max: number };
+  /** Issue some reads as lease reads (the cluster must have them enabled). */
+  readonly leaseReads: boolean;
 }
 
 export const DEFAULT_WORKLOAD: WorkloadOptions = {
@@ -37,6 +39,7 @@ export const DEFAULT_WORKLOAD: WorkloadOptions = {
   attemptTimeoutMs: 1500,
   opTimeoutMs: 6000,
   clientDelayMs: { min: 0.1, max: 1 },
+  leaseReads: true,
 };
 
 type F = 'put' | 'get' | 'cas' | 'delete';
@@ -52,6 +55,8 @@ interface Op {
   readonly data: Uint8Array | null;
   readonly started: number;
   attempt: number;
+  /** get only: read under the leader's lease (when the cluster has lease reads on). */
+  readonly lease?: boolean;
 }
 
 interface Process {
@@ -133,7 +138,7 @@ export class KvWorkload {
     const roll = r.nextFloat();
     const now = this.sim.nowMs();
     const fresh = () => `${p.pid}.${++this.valueSeq}`;
-    if (roll < 0.35) return { f: 'get', key, value: null, data: null, started: now, attempt: 0 };
+    if (roll < 0.35) return { f: 'get', key, value: null, data: null, started: now, attempt: 0, lease: this.opts.leaseReads && r.chance(0.5) };
     if (roll < 0.65) {
       const v = fresh();
       this.remember(key, v);
@@ -169,7 +174,10 @@ export class KvWorkload {
     p.op = op;
     this.outstanding++;
     this.record(p, 'invoke', op.f, op.key, op.value);
-    this.send(p, op, p.leaderGuess || this.randomNode(), ++op.attempt);
+    // Half the reads go to any node: a follower cut off with a deposed leader forwards to it,
+    // which is where stale reads would show.
+    const anyNode = op.f === 'get' && this.rng.chance(0.5);
+    this.send(p, op, anyNode ? this.randomNode() : p.leaderGuess || this.randomNode(), ++op.attempt);
   }
 
   private randomNode(): NodeId {
@@ -197,7 +205,9 @@ export class KvWorkload {
       // A crashed process's port refuses connections at once (a paused one would just be silent).
       if (!node) return answer(new TesseraError('CLOSED', `node ${target} refused the connection`));
       if (op.f === 'get') {
-        node.readBarrier((err) => {
+        // Half the reads take the leader's lease when it holds; the checker judges both kinds alike.
+        const barrier = op.lease ? node.leaseReadBarrier : node.readBarrier;
+        barrier.call(node, (err) => {
           if (err) return answer(err);
           // Read inside the barrier's callback: the state machine is at or past the read index now.
           const rec = this.cluster.stateMachine(target)!.get(enc.encode(op.key));

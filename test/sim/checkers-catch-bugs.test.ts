@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RaftNode } from '../../src/node/raft-node.ts';
 import { RaftLog } from '../../src/raft/log.ts';
+import { Raft } from '../../src/raft/raft.ts';
 import { MemoryDisk } from '../../src/store/memory-disk.ts';
 import { parseFaults } from '../../sim/cluster/nemesis.ts';
 import { runSimulation } from '../../sim/run.ts';
@@ -55,6 +56,15 @@ describe('the simulator catches injected bugs', () => {
       cb(null, this.stateMachine.appliedIndex());
     } as RaftNode['readBarrier']);
     const v = firstViolations(seeds, 5, 400);
+    expect(v.some((x) => x.startsWith('linearizability'))).toBe(true);
+  });
+
+  it('a lease that never expires on a leader that never steps down serves stale reads', () => {
+    patch(Raft.prototype, 'leaseValid', function (this: Raft) {
+      return this.role === 'leader';
+    });
+    patch(Raft.prototype as unknown as { checkQuorumActive(): boolean }, 'checkQuorumActive', () => true);
+    const v = firstViolations(seeds, 5, 1000);
     expect(v.some((x) => x.startsWith('linearizability'))).toBe(true);
   });
 

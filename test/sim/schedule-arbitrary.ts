@@ -1,6 +1,6 @@
 /** fast-check arbitraries for explicit nemesis schedules, so failures shrink to a minimal schedule. */
 import fc from 'fast-check';
-import type { NemesisAction, TimedAction } from '../../sim/cluster/nemesis.ts';
+import { MAX_DRIFT_PPM, type NemesisAction, type TimedAction } from '../../sim/cluster/nemesis.ts';
 
 export function actionArbitrary(n: number): fc.Arbitrary<NemesisAction> {
   const ids = Array.from({ length: n }, (_, i) => i + 1);
@@ -23,7 +23,7 @@ export function actionArbitrary(n: number): fc.Arbitrary<NemesisAction> {
       longDelayRate: fc.constantFrom(0, 0.1, 0.2),
       maxDelayMs: fc.constantFrom(2, 50, 200),
     }),
-    fc.record({ kind: fc.constant('skew' as const), node, driftPpm: fc.integer({ min: -50_000, max: 50_000 }), offsetMs: fc.integer({ min: -500, max: 500 }) }),
+    fc.record({ kind: fc.constant('skew' as const), node, driftPpm: fc.integer({ min: -MAX_DRIFT_PPM, max: MAX_DRIFT_PPM }) }),
     fc.record({ kind: fc.constant('flipBit' as const), node }),
   );
 }
