@@ -15,7 +15,9 @@ export type TesseraErrorCode =
   | 'UNAVAILABLE' // the requested log index is not (yet) in the log
   | 'SESSION_STALE' // a command older than the client's latest was replayed
   | 'INVALID_ARGUMENT'
-  | 'INVARIANT'; // an internal invariant failed: a bug, never user error
+  | 'INVARIANT' // an internal invariant failed: a bug, never user error
+  | 'IDENTITY_MISMATCH' // a directory belongs to another cluster or node, or holds a cluster of another shape
+  | 'SESSION_EXPIRED'; // a write's session expired while it was retried: the write's outcome is unknown
 
 export class TesseraError extends Error {
   readonly code: TesseraErrorCode;

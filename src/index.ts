@@ -1,7 +1,6 @@
 /**
- * The package root (`import ... from 'tesserakv'`). The embedding API (Cluster, clients) lands
- * with the durable-nodes work; today this exports the consensus core, the node runtime and
- * the stores.
+ * The package root (`import ... from 'tesserakv'`): the embedding API (Cluster, Node, Client),
+ * and below it the consensus core, the node runtime and the stores.
  */
 export { TesseraError, isTesseraError, type TesseraErrorCode } from './errors.ts';
 export * from './limits.ts';
@@ -14,3 +13,17 @@ export { MemoryLogStore } from './store/memory-log-store.ts';
 export { MemoryKvStateMachine } from './store/memory-kv.ts';
 export { LmdbLogStore } from './store/lmdb-log-store.ts';
 export { LmdbKvStateMachine } from './store/lmdb-kv.ts';
+
+// The embedding API: durable nodes on LMDB, in-process clusters, clients.
+export { Cluster, MAX_CLUSTER_NODES, type ClusterOptions } from './cluster/cluster.ts';
+export { Node, type NodeOptions } from './cluster/node.ts';
+export { DEFAULT_TUNING, type NodeTuning } from './cluster/tuning.ts';
+export { Client, CLIENT_DEFAULTS } from './client/client.ts';
+export type { Endpoint } from './client/endpoint.ts';
+export { Watch } from './client/watch.ts';
+export type * from './client/types.ts';
+export { encodeKey, encodeValue, decodeString, decodeMsgpack, type Key, type Value, type KvEntry } from './client/values.ts';
+export { InProcessNetwork, type InProcessNetworkOptions } from './net/in-process-transport.ts';
+export type { Network, Receiver } from './net/network.ts';
+export { SystemClock } from './node/system-clock.ts';
+export { SystemRandom } from './node/system-random.ts';

@@ -20,7 +20,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { NodeId } from '../../src/raft/types.ts';
-import { releaseDirectory } from '../../src/store/lmdb-env.ts';
 import { LmdbKvStateMachine } from '../../src/store/lmdb-kv.ts';
 import { LmdbLogStore } from '../../src/store/lmdb-log-store.ts';
 import type { ClusterStorage, NodeStorage, NodeStores } from './node-storage.ts';
@@ -78,8 +77,6 @@ class LmdbNodeStorage implements NodeStorage {
     for (const s of stores) void s.close();
     const open = openFilesUnder(this.dir);
     if (open.length > 0) throw new Error(`node ${this.id}: LMDB did not close synchronously, still open: ${open.join(', ')}`);
-    releaseDirectory(path.resolve(this.logDir));
-    releaseDirectory(path.resolve(this.stateDir));
   }
 }
 

@@ -41,16 +41,43 @@ export function buf(b: Uint8Array): Buffer {
 
 const claimed = new Set<string>();
 
+/**
+ * This process's hold on a directory (lmdb-js shares one native environment per path, so a
+ * second open in one process must be refused). Released exactly once, so a late release of a
+ * closed store can never drop the claim of the store that reopened the directory since.
+ */
+export class DirectoryClaim {
+  private released = false;
+
+  constructor(readonly key: string) {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    claimed.delete(this.key);
+  }
+}
+
 /** Marks a directory as in use by this process; throws INVALID_ARGUMENT if it already is. */
-export function claimDirectory(dir: string): string {
+export function claimDirectory(dir: string): DirectoryClaim {
   const key = path.resolve(dir);
   if (claimed.has(key)) throw new TesseraError('INVALID_ARGUMENT', `${key} is already open in this process`);
   claimed.add(key);
-  return key;
+  return new DirectoryClaim(key);
 }
 
-export function releaseDirectory(key: string): void {
-  claimed.delete(key);
+/**
+ * Closes an environment and releases its directory: at once if lmdb-js closed it synchronously
+ * (nothing was pending), else when the close completes. Either way the claim goes exactly once.
+ */
+export async function closeAndRelease(env: { close(): Promise<void>; status?: string }, claim: DirectoryClaim): Promise<void> {
+  const closing = env.close();
+  if (env.status === 'closed') claim.release();
+  try {
+    await closing;
+  } finally {
+    claim.release();
+  }
 }
 
 /** fsync of a directory, so that a rename or a new entry in it survives a crash. */

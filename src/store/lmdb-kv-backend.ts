@@ -82,6 +82,11 @@ export class LmdbKvBackend implements KvBackend {
     return this.closing;
   }
 
+  /** The environment is closed (lmdb-js closes synchronously when nothing was pending). */
+  get isClosed(): boolean {
+    return (this.env as { status?: string }).status === 'closed';
+  }
+
   /** Closes, then deletes the environment's directory. */
   async destroy(): Promise<void> {
     await this.close();

@@ -26,7 +26,7 @@ import type { KvBackend, KvRestoreTarget } from './kv-backend.ts';
 import type { KvLimits } from './kv-limits.ts';
 import { KvStateMachineCore, type KvStorage } from './kv-state-machine-core.ts';
 import { LmdbKvBackend } from './lmdb-kv-backend.ts';
-import { claimDirectory, releaseDirectory, writeFileAtomic } from './lmdb-env.ts';
+import { claimDirectory, type DirectoryClaim, writeFileAtomic } from './lmdb-env.ts';
 
 const CURRENT = 'CURRENT';
 const STATE_DIR = /^state-(\d+)$/;
@@ -53,7 +53,7 @@ class LmdbKvStorage implements KvStorage {
 
   private constructor(
     private readonly dir: string,
-    private readonly claim: string,
+    private readonly claim: DirectoryClaim,
     private live: LmdbKvBackend,
     private nextNumber: number,
   ) {}
@@ -76,7 +76,7 @@ class LmdbKvStorage implements KvStorage {
       if (current === null) writeFileAtomic(path.join(dir, CURRENT), `${name}\n`);
       return new LmdbKvStorage(dir, claim, live, Math.max(0, ...numbers, Number(STATE_DIR.exec(name)![1])) + 1);
     } catch (e) {
-      releaseDirectory(claim);
+      claim.release();
       throw e;
     }
   }
@@ -127,12 +127,19 @@ class LmdbKvStorage implements KvStorage {
     this.retiring.push(backend.destroy().catch(() => {}));
   }
 
-  /** Waits for open snapshot readers to be closed (their environment stays open until then). */
+  /**
+   * Waits for open snapshot readers to be closed (their environment stays open until then). The
+   * directory is released at once when everything closed synchronously, so it can be reopened
+   * without awaiting (the simulator restarts nodes inside one synchronous event).
+   */
   async close(): Promise<void> {
+    const closing = Promise.all([...this.retiring, this.live.close()]);
+    // Retiring environments live in other subdirectories and are deleted by whoever opens next anyway.
+    if (this.live.isClosed) this.claim.release();
     try {
-      await Promise.all([...this.retiring, this.live.close()]);
+      await closing;
     } finally {
-      releaseDirectory(this.claim);
+      this.claim.release();
     }
   }
 }

@@ -23,7 +23,7 @@ import { EMPTY_HARD_STATE, NONE, entrySize, type Entry, type HardState, type Sna
 import { assert } from '../util/assert.ts';
 import { asUint8Array, utf8 } from '../util/bytes.ts';
 import { readU64be } from '../util/u64be.ts';
-import { buf, claimDirectory, openBinaryDb, openEnv, releaseDirectory, type BinaryDb } from './lmdb-env.ts';
+import { buf, claimDirectory, closeAndRelease, openBinaryDb, openEnv, type BinaryDb, type DirectoryClaim } from './lmdb-env.ts';
 import {
   decodeEntry,
   decodeHardState,
@@ -72,7 +72,7 @@ export class LmdbLogStore implements LogStore {
   private failure: Error | null = null;
 
   private constructor(
-    private readonly claim: string,
+    private readonly claim: DirectoryClaim,
     private readonly env: RootDatabase,
     private readonly entriesDb: BinaryDb,
     private readonly metaDb: BinaryDb,
@@ -84,7 +84,7 @@ export class LmdbLogStore implements LogStore {
   ) {}
 
   /**
-   * Opens (creating if needed) the log in `dir`. Throws INVALID_ARGUMENT if the directory
+   * Opens (creating if needed) the log in `dir`. Throws IDENTITY_MISMATCH if the directory
    * belongs to another cluster or node, CORRUPTION if the stored log is damaged.
    */
   static open(dir: string, options: LmdbLogStoreOptions): LmdbLogStore {
@@ -105,15 +105,15 @@ export class LmdbLogStore implements LogStore {
       const last = recoverLastIndex(entriesDb, snap.index);
       return new LmdbLogStore(claim, env, entriesDb, metaDb, options.defer ?? queueMicrotask, hard, snap, snapRaw !== undefined, last);
     } catch (e) {
-      void env?.close();
-      releaseDirectory(claim);
+      if (env) void closeAndRelease(env, claim);
+      else claim.release();
       throw e;
     }
   }
 
   /** The directory's name as given to open(), resolved. */
   get directory(): string {
-    return this.claim;
+    return this.claim.key;
   }
 
   initialState(): LogStoreState {
@@ -226,11 +226,7 @@ export class LmdbLogStore implements LogStore {
     if (this.closed) return;
     this.closed = true;
     this.pending.length = 0;
-    try {
-      await this.env.close();
-    } finally {
-      releaseDirectory(this.claim);
-    }
+    await closeAndRelease(this.env, this.claim);
   }
 
   private readEntry(index: number): Entry {
@@ -308,7 +304,7 @@ function checkIdentity(env: RootDatabase, metaDb: BinaryDb, dir: string, want: S
   const have = decodeIdentity(KEY_IDENTITY, asUint8Array(raw));
   if (have.clusterId !== want.clusterId || have.nodeId !== want.nodeId) {
     throw new TesseraError(
-      'INVALID_ARGUMENT',
+      'IDENTITY_MISMATCH',
       `${path.resolve(dir)} holds the log of node ${have.nodeId} of cluster ${JSON.stringify(have.clusterId)}, ` +
         `not of node ${want.nodeId} of cluster ${JSON.stringify(want.clusterId)}`,
     );

@@ -103,13 +103,13 @@ describe('LmdbLogStore', () => {
     expect(closeLater(LmdbLogStore.open(dir, ID)).lastIndex()).toBe(1);
   });
 
-  it('belongs to one cluster and node: opening as another throws INVALID_ARGUMENT', async () => {
+  it('belongs to one cluster and node: opening as another throws IDENTITY_MISMATCH', async () => {
     const dir = tempDir('tessera-log-');
     const store = LmdbLogStore.open(dir, ID);
     await persist(store, hs(1, 1, 0), [ent(1, 1)]);
     await store.close();
-    expectCode(() => LmdbLogStore.open(dir, { clusterId: 'other', nodeId: 1 }), 'INVALID_ARGUMENT');
-    expectCode(() => LmdbLogStore.open(dir, { clusterId: 'c1', nodeId: 2 }), 'INVALID_ARGUMENT');
+    expectCode(() => LmdbLogStore.open(dir, { clusterId: 'other', nodeId: 1 }), 'IDENTITY_MISMATCH');
+    expectCode(() => LmdbLogStore.open(dir, { clusterId: 'c1', nodeId: 2 }), 'IDENTITY_MISMATCH');
     const same = closeLater(LmdbLogStore.open(dir, ID));
     expect(same.lastIndex()).toBe(1);
   });

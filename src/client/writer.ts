@@ -1,0 +1,105 @@
+/**
+ * Runs one write to completion, applied at most once however often it is retried.
+ *
+ * The command is encoded once under its session (client, seq, since), and every attempt on
+ * every node proposes those same bytes: the state machine applies the first copy that commits
+ * and answers later copies from its session cache. Retrying is therefore always safe; what the
+ * writer must track is whether an earlier attempt MAY have been applied, which decides what a
+ * `session_expired` answer means:
+ * - no attempt can have been applied (each was refused before entering a log, or answered
+ *   session_expired itself): the write certainly did not happen, so the session is reopened
+ *   and the write goes on under it;
+ * - some attempt may have been (timed out, node stopped with it in flight): the state machine
+ *   can no longer tell, and neither can we: SESSION_EXPIRED, outcome unknown.
+ */
+import { TesseraError, isTesseraError } from '../errors.ts';
+import type { KvCommand } from '../store/kv-command.ts';
+import { encodeCommand } from '../store/kv-command.ts';
+import type { KvResult } from '../store/kv-result.ts';
+import type { Lifetime } from './lifetime.ts';
+import { now } from './lifetime.ts';
+import type { Router } from './router.ts';
+import type { Session, SessionPool } from './sessions.ts';
+
+/** A session can expire while we reopen it only if sessions churn faster than we can open one. */
+const MAX_REOPENS = 3;
+
+export interface WriterContext {
+  readonly router: Router;
+  readonly sessions: SessionPool;
+  readonly life: Lifetime;
+  /** The highest revision the client has observed, and how to raise it. */
+  observed(): number;
+  observe(revision: number): void;
+  /**
+   * Called before a session opens: makes observed() a revision at least as recent as every
+   * session that may have used the same client id before (see Client: given client ids).
+   */
+  beforeOpen(deadline: number): Promise<void>;
+}
+
+/** Answers that mean the attempt certainly did not enter any log, or never can apply. */
+function certainlyNotApplied(e: unknown): boolean {
+  return isTesseraError(e) && (e.code === 'NOT_LEADER' || e.code === 'NO_LEADER' || e.code === 'UNCOMMITTED_LIMIT' || e.code === 'PROPOSAL_DROPPED');
+}
+
+/**
+ * Proposes `cmd` until it is applied; resolves with the state machine's result (ok, or
+ * compare_failed). Throws validation errors before anything is proposed, TIMEOUT (outcome
+ * unknown) at the deadline, SESSION_EXPIRED (outcome unknown), CLOSED if the client closes.
+ */
+export type WriteOutcome = Extract<KvResult, { ok: true }> | Extract<KvResult, { reason: 'compare_failed' }>;
+
+export async function write(ctx: WriterContext, cmd: KvCommand, what: string, timeoutMs: number): Promise<WriteOutcome> {
+  const deadline = now() + timeoutMs;
+  encodeCommand(cmd); // validates before waiting for a session, so bad input fails at once
+  const session = await ctx.sessions.acquire(ctx.life, timeoutMs);
+  try {
+    return await run(ctx, session, cmd, what, deadline);
+  } finally {
+    ctx.sessions.release(session);
+  }
+}
+
+async function run(ctx: WriterContext, session: Session, cmd: KvCommand, what: string, deadline: number): Promise<WriteOutcome> {
+  if (!session.opened) await ctx.beforeOpen(deadline);
+  let data = session.encode(cmd, ctx.observed());
+  /** One flag per attempt: may it still be, or have been, applied? */
+  const attempts: { maybe: boolean }[] = [];
+  const maybeApplied = () => attempts.some((a) => a.maybe);
+
+  const propose = async (ep: { propose(d: Uint8Array): Promise<unknown> }): Promise<KvResult> => {
+    const attempt = { maybe: true };
+    attempts.push(attempt);
+    // Kept up to date even after the router stops waiting for this attempt (attempt timeout).
+    const pending = ep.propose(data);
+    pending.catch((e: unknown) => {
+      if (certainlyNotApplied(e)) attempt.maybe = false;
+    });
+    const res = (await pending) as KvResult | null;
+    if (res === null) throw new TesseraError('INVARIANT', `${what}: a command entry applied without a result`);
+    if (!res.ok && res.reason === 'session_expired') attempt.maybe = false;
+    return res;
+  };
+
+  const result = await ctx.router.run<WriteOutcome>({ target: 'leader', deadline, what, timeoutNote: '; its outcome is unknown' }, async (ep) => {
+    for (let reopens = 0; ; reopens++) {
+      const res = await propose(ep);
+      if (res.ok || res.reason === 'compare_failed') return res;
+      if (res.reason === 'session_stale') {
+        throw new TesseraError('SESSION_STALE', `${what}: session ${session.client} answered stale for its own pending command`);
+      }
+      // session_expired
+      session.reopen(res.horizon, ctx.observed());
+      if (maybeApplied()) {
+        throw new TesseraError('SESSION_EXPIRED', `${what}: the session expired while the write was retried; its outcome is unknown`);
+      }
+      if (reopens >= MAX_REOPENS) {
+        throw new TesseraError('SESSION_EXPIRED', `${what}: sessions expire faster than a new one opens; the write was not applied`);
+      }
+      data = session.encode(cmd, ctx.observed());
+    }
+  });
+  if (result.ok) ctx.observe(result.revision);
+  return result;
+}

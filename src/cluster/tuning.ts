@@ -1,0 +1,39 @@
+/**
+ * Timing and size knobs of a node. Production defaults: 100 ms ticks, elections after 10-20
+ * ticks (1-2 s), a heartbeat every tick. Tests shrink tickMs to make elections take ~100-200 ms;
+ * the ratios between the knobs are what Raft's liveness depends on, not their absolute values.
+ */
+import type { RaftConfig } from '../raft/config.ts';
+import type { KvLimits } from '../store/kv-limits.ts';
+
+export interface NodeTuning {
+  /** Milliseconds per Raft tick. Default 100. */
+  readonly tickMs?: number;
+  /** Ticks without a leader before a follower campaigns (randomized in [T, 2T)). Default 10. */
+  readonly electionTick?: number;
+  /** Ticks between a leader's heartbeats. Default 1. */
+  readonly heartbeatTick?: number;
+  /** A node fails pending proposals and reads with TIMEOUT after this long. Default 5000 ms. */
+  readonly requestTimeoutMs?: number;
+  /** Take a snapshot and compact the log after this many applied entries. */
+  readonly snapshotEvery?: number;
+  readonly snapshotChunkBytes?: number;
+  readonly snapshotWindow?: number;
+  /**
+   * Lease reads (consistency 'lease'), safe only while no two nodes' clocks drift apart by more
+   * than maxClockDrift within an election timeout. Node default: off (null). Cluster default:
+   * on with 0.05, because its nodes share one process and one clock.
+   */
+  readonly leaseReads?: { readonly maxClockDrift: number } | null;
+  /** Further Raft settings (message and inflight sizes, pre-vote, check-quorum). */
+  readonly raft?: Partial<Omit<RaftConfig, 'id' | 'voters' | 'applied' | 'electionTick' | 'heartbeatTick' | 'leaseReads'>>;
+  /** State-machine limits; part of the replicated semantics, so the same on every node. */
+  readonly kvLimits?: KvLimits;
+}
+
+export const DEFAULT_TUNING = Object.freeze({ tickMs: 100, electionTick: 10, heartbeatTick: 1 });
+
+/** The longest a healthy follower waits before campaigning (2T ticks). */
+export function maxElectionTimeoutMs(t: NodeTuning): number {
+  return 2 * (t.electionTick ?? DEFAULT_TUNING.electionTick) * (t.tickMs ?? DEFAULT_TUNING.tickMs);
+}
