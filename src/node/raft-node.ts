@@ -90,6 +90,11 @@ export class RaftNode {
   private cancelTick: (() => void) | null = null;
   private inFlight = false;
   private pumping = false;
+  private pumpScheduled = false;
+  /** The hard state last written durably; a change of commit alone is not worth an fsync. */
+  private syncedHardState: HardState;
+  /** A newer hard state that differs from the synced one only in commit: rides with the next write. */
+  private unsyncedHardState: HardState | null = null;
   private stopped = false;
   private lastSnapshotIndex: number;
   private readonly snapSender: SnapshotSender;
@@ -120,6 +125,7 @@ export class RaftNode {
     const applied = this.stateMachine.appliedIndex();
     const cfg = raftConfig({ ...opts.raft, id: opts.id, voters: opts.voters, applied });
     this.raft = new Raft(cfg, this.logStore, opts.random);
+    this.syncedHardState = this.logStore.initialState().hardState;
     const send = (m: Message) => this.transport.send(m);
     this.snapSender = new SnapshotSender({
       self: this.id,
@@ -227,7 +233,7 @@ export class RaftNode {
     // An older proposal of ours at this index was overwritten by another leader: it can never apply.
     this.proposals.get(at.index)?.cb(new TesseraError('PROPOSAL_DROPPED', `entry ${at.index} was overwritten`));
     this.proposals.set(at.index, { term: at.term, deadline: this.clock.now() + this.requestTimeoutMs, cb });
-    this.pump();
+    this.schedulePump();
   }
 
   /**
@@ -266,7 +272,7 @@ export class RaftNode {
       return cb(e as Error);
     }
     this.reads.set(context, { deadline: this.clock.now() + this.requestTimeoutMs, cb, index: -1 });
-    this.pump();
+    this.schedulePump();
   }
 
   transferLeader(to: NodeId): void {
@@ -311,6 +317,19 @@ export class RaftNode {
     });
   }
 
+  /**
+   * Proposals and reads arriving in one turn of the event loop share one Ready, hence one fsync
+   * and one heartbeat round, instead of each starting its own.
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    this.clock.setTimer(0, () => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
   private pump(): void {
     if (this.pumping || this.stopped) return;
     this.pumping = true;
@@ -326,11 +345,17 @@ export class RaftNode {
       if (rd.softState.role !== 'leader') this.snapSender.abortAll();
       this.observer.roleChanged?.(this.id, rd.softState, this.raft.term);
     }
-    const needsDisk = rd.hardState !== null || rd.entries.length > 0 || rd.snapshot !== null;
-    if (!needsDisk) {
+    // The commit index is volatile state in Raft (a restart recovers it from the leader, and
+    // from the applied index): only term, vote, entries and snapshots must be durable first.
+    const hs = rd.hardState ?? this.unsyncedHardState;
+    const termOrVote = hs !== null && (hs.term !== this.syncedHardState.term || hs.vote !== this.syncedHardState.vote);
+    if (rd.entries.length === 0 && rd.snapshot === null && !termOrVote) {
+      this.unsyncedHardState = hs;
       this.finishReady(rd);
       return;
     }
+    this.unsyncedHardState = null;
+    if (hs) this.syncedHardState = hs;
     this.inFlight = true;
     if (rd.snapshot) {
       // The state machine first (durable on its own, or rebuilt from what the log keeps), then the log.
@@ -345,10 +370,10 @@ export class RaftNode {
       this.observer.snapshotInstalled?.(this.id, rd.snapshot);
     }
     // Stores complete writes in call order, so this callback also covers the snapshot above.
-    this.logStore.save(rd.hardState, rd.entries, (err) => {
+    this.logStore.save(hs, rd.entries, (err) => {
       if (this.stopped) return; // crashed or closed while the write was in flight
       if (err) return this.fail(err);
-      this.observer.persisted?.(this.id, rd.hardState, rd.entries, rd.snapshot);
+      this.observer.persisted?.(this.id, hs, rd.entries, rd.snapshot);
       this.inFlight = false;
       this.finishReady(rd);
       this.pump();

@@ -465,6 +465,12 @@ export class Raft {
         assert(this.vote === NONE || this.vote === m.from, () => `node ${this.id} votes twice in term ${this.term}`);
         this.electionElapsed = 0;
         this.vote = m.from;
+      } else if (this.role === 'follower') {
+        // We agree the leader is gone: give the pre-candidate a head start instead of campaigning
+        // against it a few milliseconds later and splitting the vote. Forgetting the leader keeps
+        // us from ignoring its real vote request as if we were still in the old leader's lease.
+        this.electionElapsed = 0;
+        this.lead = NONE;
       }
     } else {
       this.send(message({ type: respType, from: this.id, to: m.from, term: this.term, reject: true }));

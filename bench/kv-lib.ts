@@ -1,0 +1,242 @@
+/**
+ * Helpers of bench/kv.ts: timed closed-loop phases with latency percentiles, the raw-LMDB group
+ * committer used as the same-run baseline, and counters around the LMDB stores' durable commits.
+ */
+import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { RootDatabase } from 'lmdb';
+import { KvStateMachineCore } from '../src/store/kv-state-machine-core.ts';
+import { InProcessNetwork } from '../src/net/in-process-transport.ts';
+import type { Message } from '../src/raft/types.ts';
+import { LmdbKvBackend } from '../src/store/lmdb-kv-backend.ts';
+import { buf, type BinaryDb } from '../src/store/lmdb-env.ts';
+import { LmdbLogStore } from '../src/store/lmdb-log-store.ts';
+
+export interface PhaseResult {
+  readonly ops: number;
+  readonly errors: number;
+  readonly seconds: number;
+  readonly opsPerSec: number;
+  /** Milliseconds, null when latencies were not recorded. */
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+  readonly firstError: unknown;
+}
+
+/**
+ * `workers` closed loops, each running `op` back to back until `seconds` have passed; ops/s is
+ * counted over the time until the last loop finished its last op. Failed ops are counted, not
+ * retried (the client already retries internally).
+ */
+export async function closedLoop(
+  workers: number,
+  seconds: number,
+  op: (worker: number, n: number) => Promise<unknown>,
+  recordLatency = true,
+): Promise<PhaseResult> {
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  const lat: number[] = [];
+  let ops = 0;
+  let errors = 0;
+  let firstError: unknown = null;
+  const loop = async (w: number) => {
+    for (let n = 0; performance.now() < end; n++) {
+      const t = performance.now();
+      try {
+        await op(w, n);
+        ops++;
+        if (recordLatency) lat.push(performance.now() - t);
+      } catch (e) {
+        errors++;
+        firstError ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: workers }, (_, w) => loop(w)));
+  const took = (performance.now() - start) / 1000;
+  lat.sort((a, b) => a - b);
+  const q = (p: number) => (lat.length === 0 ? null : lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]!);
+  return { ops, errors, seconds: took, opsPerSec: ops / took, p50Ms: recordLatency ? q(0.5) : null, p99Ms: recordLatency ? q(0.99) : null, firstError };
+}
+
+/**
+ * The raw-LMDB baseline with the same batching freedom as the log store: puts queue up while a
+ * commit runs, and the next macrotask commits everything queued in ONE durable transactionSync
+ * (the same call, the same environment flags as LmdbLogStore.save), then resolves them all. A
+ * Raft node does exactly this with the proposals that arrived during its previous Ready.
+ * With several targets, each batch is committed to each of them in turn (one commit per
+ * replica per batch: what an ideal 3-replica cluster on one thread and one disk would do).
+ */
+export class GroupCommitter {
+  private pending: { key: Buffer; value: Buffer; resolve: () => void }[] = [];
+  private scheduled = false;
+  commits = 0;
+  puts = 0;
+  /** Milliseconds inside transactionSync. */
+  ms = 0;
+
+  constructor(private readonly targets: readonly { readonly env: RootDatabase; readonly db: BinaryDb }[]) {}
+
+  put(key: Uint8Array, value: Uint8Array): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.pending.push({ key: buf(key), value: buf(value), resolve });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    const t = performance.now();
+    for (const { env, db } of this.targets) {
+      env.transactionSync(() => {
+        for (const p of batch) db.putSync(p.key, p.value);
+      });
+    }
+    this.ms += performance.now() - t;
+    this.commits++;
+    this.puts += batch.length;
+    for (const p of batch) p.resolve();
+  }
+}
+
+/** Durable commits of the cluster's stores, and the main-thread time spent in them. */
+export interface CommitStats {
+  /**
+   * Per node id: log-store save() calls that wrote (one transactionSync each), of which
+   * hardState-only (no entries: a new commit index, or term/vote), entries, ms inside.
+   */
+  readonly log: Map<number, LogCounters>;
+  /** Per node id: state-machine batches (one transactionSync per applied batch), entries applied, ms inside. */
+  readonly state: Map<number, StateCounters>;
+  /** Messages sent on the in-process network, by type. */
+  readonly messages: Map<string, number>;
+}
+
+export interface LogCounters {
+  commits: number;
+  hardStateOnly: number;
+  entries: number;
+  ms: number;
+}
+export interface StateCounters {
+  commits: number;
+  entries: number;
+  ms: number;
+}
+
+const stats: CommitStats = { log: new Map(), state: new Map(), messages: new Map() };
+
+function nodeOf(dir: string): number {
+  const m = /node-(\d+)/.exec(dir);
+  return m ? Number(m[1]) : 0;
+}
+
+/**
+ * Wraps LmdbLogStore.save and LmdbKvBackend.batch (counting only: the calls are unchanged), so
+ * the report can say how many fsync-bearing commits each node made and how long the event loop
+ * sat in them.
+ */
+export function instrumentStores(): CommitStats {
+  const logProto = LmdbLogStore.prototype as unknown as { save: (this: LmdbLogStore, ...a: unknown[]) => void };
+  const save = logProto.save;
+  logProto.save = function (this: LmdbLogStore, ...args: unknown[]) {
+    const [hardState, entries] = args as [unknown, readonly unknown[]];
+    const t = performance.now();
+    try {
+      return save.apply(this, args);
+    } finally {
+      if (hardState !== null || entries.length > 0) {
+        const id = nodeOf(this.directory);
+        const s = stats.log.get(id) ?? { commits: 0, hardStateOnly: 0, entries: 0, ms: 0 };
+        s.commits++;
+        if (entries.length === 0) s.hardStateOnly++;
+        s.entries += entries.length;
+        s.ms += performance.now() - t;
+        stats.log.set(id, s);
+      }
+    }
+  };
+  // apply() runs one batch(): remember its size for the batch counter.
+  let applying = 0;
+  const coreProto = KvStateMachineCore.prototype as unknown as { apply: (this: unknown, entries: readonly unknown[]) => unknown };
+  const apply = coreProto.apply;
+  coreProto.apply = function (this: unknown, entries: readonly unknown[]) {
+    applying = entries.length;
+    try {
+      return apply.call(this, entries);
+    } finally {
+      applying = 0;
+    }
+  };
+  const kvProto = LmdbKvBackend.prototype as unknown as { batch: (this: LmdbKvBackend, fn: () => unknown) => unknown };
+  const batch = kvProto.batch;
+  kvProto.batch = function (this: LmdbKvBackend, fn: () => unknown) {
+    const t = performance.now();
+    try {
+      return batch.call(this, fn);
+    } finally {
+      const id = nodeOf(this.dir);
+      const s = stats.state.get(id) ?? { commits: 0, entries: 0, ms: 0 };
+      s.commits++;
+      s.entries += applying;
+      s.ms += performance.now() - t;
+      stats.state.set(id, s);
+    }
+  };
+  const netProto = InProcessNetwork.prototype as unknown as { enqueue: (this: InProcessNetwork, m: Message) => void };
+  const enqueue = netProto.enqueue;
+  netProto.enqueue = function (this: InProcessNetwork, m: Message) {
+    stats.messages.set(m.type, (stats.messages.get(m.type) ?? 0) + 1);
+    return enqueue.call(this, m);
+  };
+  return stats;
+}
+
+export function snapshotStats(): CommitStats {
+  return {
+    log: new Map([...stats.log].map(([k, v]) => [k, { ...v }])),
+    state: new Map([...stats.state].map(([k, v]) => [k, { ...v }])),
+    messages: new Map(stats.messages),
+  };
+}
+
+export function diffStats(a: CommitStats, b: CommitStats): CommitStats {
+  const log = new Map<number, LogCounters>();
+  for (const [k, v] of b.log) {
+    const o = a.log.get(k) ?? { commits: 0, hardStateOnly: 0, entries: 0, ms: 0 };
+    log.set(k, { commits: v.commits - o.commits, hardStateOnly: v.hardStateOnly - o.hardStateOnly, entries: v.entries - o.entries, ms: v.ms - o.ms });
+  }
+  const state = new Map<number, StateCounters>();
+  for (const [k, v] of b.state) {
+    const o = a.state.get(k) ?? { commits: 0, entries: 0, ms: 0 };
+    state.set(k, { commits: v.commits - o.commits, entries: v.entries - o.entries, ms: v.ms - o.ms });
+  }
+  const messages = new Map<string, number>();
+  for (const [k, v] of b.messages) messages.set(k, v - (a.messages.get(k) ?? 0));
+  return { log, state, messages };
+}
+
+/** The file-system type under `dir` (statfs magic), to warn when the "disk" is really RAM. */
+export function fsKind(dir: string): string {
+  const kinds: Record<number, string> = { 0x01021994: 'tmpfs', 0xef53: 'ext4', 0x58465342: 'xfs', 0x9123683e: 'btrfs', 0x794c7630: 'overlayfs', 0x2fc12fc1: 'zfs' };
+  try {
+    const t = fs.statfsSync(dir).type;
+    return kinds[t] ?? `0x${t.toString(16)}`;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function fmtRate(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+export function fmtMs(n: number | null): string {
+  return n === null ? '-' : n < 10 ? n.toFixed(2) : n.toFixed(1);
+}

@@ -1,0 +1,302 @@
+/**
+ * `npm run bench:kv`: throughput of a 3-node in-process cluster on LMDB (durable
+ * acknowledgements: every node fsyncs its log before acknowledging, and its state machine per
+ * applied batch), 256-byte values, data on the real disk, against a same-run raw LMDB baseline.
+ *
+ * Phases (each --seconds long, after a warm-up):
+ *   w1        1 client, sequential puts
+ *   w64       --clients independent Client instances (sessions: 1 each), or one client with
+ *             --clients sessions (--mode sessions); every loop does sequential puts
+ *   lin       --readers concurrent linearizable gets (ReadIndex: reads share heartbeat rounds)
+ *   local     --readers concurrent local gets (no barrier)
+ *   raw64     baseline: --clients concurrent writers into ONE LMDB environment opened exactly as
+ *             the log store opens its own; whatever is queued when a commit ends goes into the
+ *             next durable transactionSync (one fsync per commit), as a Raft Ready groups proposals
+ *   raw1      context: one writer, one durable transactionSync per put (the disk's commit rate)
+ *   async64   context: lmdb-js asynchronous put() with its default durable commits, --clients
+ *             writers (commits run on lmdb-js's writer thread, off the event loop)
+ *   ideal3    context: as raw64, but every batch is committed to 3 environments in turn: one
+ *             durable commit per replica per batch, the ceiling of 3 replicas on one thread and
+ *             one disk (about 1/3 of raw64; the issue's 0.3 target)
+ *
+ * ratio64 = w64 / raw64. Options: --seconds 5, --warmup 2, --dir <parent> (default os.tmpdir();
+ * a fresh subdirectory is made and removed at the end unless --keep), --clients 64,
+ * --readers 256, --keys 4096, --mode clients|sessions, --only w1,w64,... (profiling).
+ * Last line JSON: {"writesPerSec1","writesPerSec64","p99Ms64","linReadsPerSec","localReadsPerSec","rawLmdbPutsPerSec","ratio64"}.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { open } from 'lmdb';
+import type { Client } from '../src/client/client.ts';
+import { Cluster } from '../src/cluster/cluster.ts';
+import { buf, openBinaryDb, openEnv } from '../src/store/lmdb-env.ts';
+import {
+  closedLoop,
+  diffStats,
+  fmtMs,
+  fmtRate,
+  fsKind,
+  GroupCommitter,
+  instrumentStores,
+  snapshotStats,
+  type CommitStats,
+  type PhaseResult,
+} from './kv-lib.ts';
+
+const PHASES = ['w1', 'w64', 'lin', 'local', 'raw64', 'raw1', 'async64', 'ideal3'] as const;
+type Phase = (typeof PHASES)[number];
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '2' },
+    dir: { type: 'string' },
+    clients: { type: 'string', default: '64' },
+    readers: { type: 'string', default: '256' },
+    keys: { type: 'string', default: '4096' },
+    'value-bytes': { type: 'string', default: '256' },
+    mode: { type: 'string', default: 'clients' },
+    only: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+
+const seconds = Number(values.seconds);
+const warmup = Number(values.warmup);
+const clients = Number(values.clients);
+const readers = Number(values.readers);
+const keyCount = Number(values.keys);
+const valueBytes = Number(values['value-bytes']);
+const mode = values.mode;
+if (mode !== 'clients' && mode !== 'sessions') throw new Error(`--mode must be clients or sessions, got ${mode}`);
+for (const [k, v] of Object.entries({ seconds, warmup, clients, readers, keys: keyCount, 'value-bytes': valueBytes })) {
+  if (!(Number.isFinite(v) && v >= 0) || (k !== 'warmup' && v === 0)) throw new Error(`bad --${k}`);
+}
+const only = new Set<Phase>(values.only ? (values.only.split(',') as Phase[]) : PHASES);
+for (const p of only) if (!PHASES.includes(p)) throw new Error(`unknown phase ${p}; phases: ${PHASES.join(',')}`);
+
+const parent = path.resolve(values.dir ?? os.tmpdir());
+fs.mkdirSync(parent, { recursive: true });
+const root = fs.mkdtempSync(path.join(parent, 'tessera-bench-kv-'));
+const cleanup = () => {
+  if (!values.keep) fs.rmSync(root, { recursive: true, force: true });
+};
+process.once('SIGINT', () => {
+  cleanup();
+  process.exit(130);
+});
+
+const keys = Array.from({ length: keyCount }, (_, i) => `bench/${String(i).padStart(6, '0')}`);
+const keyBytes = keys.map((k) => Buffer.from(k));
+const values256 = Array.from({ length: 16 }, () => {
+  const v = new Uint8Array(valueBytes);
+  for (let i = 0; i < v.length; i++) v[i] = (Math.random() * 256) | 0;
+  return v;
+});
+let rnd = 12345;
+const pick = (): number => {
+  rnd = (Math.imul(rnd, 1103515245) + 12345) >>> 0;
+  return rnd % keyCount;
+};
+const value = (n: number) => values256[n & 15]!;
+
+const results = new Map<Phase, PhaseResult>();
+let rawCommits = null as { commits: number; puts: number; ms: number; seconds: number } | null;
+const clusterStats = new Map<Phase, { stats: CommitStats; leader: number; seconds: number }>();
+
+console.log(`bench:kv  dir ${root} (${fsKind(root)})  ${os.cpus().length} CPUs  node ${process.version}`);
+if (fsKind(root) === 'tmpfs') console.log('          WARNING: this directory is on tmpfs (RAM): fsync costs nothing here; pass --dir on a real disk');
+console.log(`          ${seconds} s per phase, warm-up ${warmup} s, ${valueBytes}-byte values over ${keyCount} keys, ${clients} writers (${mode}), ${readers} readers`);
+
+const stats = instrumentStores();
+
+async function clusterPhases(): Promise<void> {
+  const cluster = await Cluster.start({ nodes: 3, dir: path.join(root, 'cluster') });
+  try {
+    const leader = await cluster.waitForLeader();
+    const one = cluster.client({ sessions: 1 });
+    const many: Client[] =
+      mode === 'clients' ? Array.from({ length: clients }, () => cluster.client({ sessions: 1 })) : [cluster.client({ sessions: clients })];
+    const writer = (w: number): Client => many[w % many.length]!;
+    const readClients = mode === 'clients' ? many : Array.from({ length: Math.min(clients, 64) }, () => cluster.client({ sessions: 1 }));
+    const reader = (w: number): Client => readClients[w % readClients.length]!;
+
+    const put64 = (w: number, n: number) => writer(w).put(keys[pick()]!, value(n));
+    const linGet = (w: number) => reader(w).get(keys[pick()]!, { consistency: 'linearizable' });
+    const localGet = (w: number) => reader(w).get(keys[pick()]!, { consistency: 'local' });
+
+    // Warm-up: fill every key (so reads find values), then each workload briefly (JIT, sessions, LMDB pages).
+    const t0 = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: clients }, async (_, w) => {
+        for (let i = next++; i < keyCount; i = next++) await writer(w).put(keys[i]!, value(i));
+      }),
+    );
+    if (warmup > 0) {
+      await closedLoop(clients, warmup, put64, false);
+      await one.put(keys[0]!, value(0));
+      await closedLoop(readers, warmup / 2, linGet, false);
+      await closedLoop(readers, warmup / 2, localGet, false);
+    }
+    console.log(`          cluster up (leader ${leader}), warmed up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+    const run = async (phase: Phase, fn: () => Promise<PhaseResult>) => {
+      if (!only.has(phase)) return;
+      const lead = cluster.leader();
+      const before = snapshotStats();
+      const r = await fn();
+      results.set(phase, r);
+      clusterStats.set(phase, { stats: diffStats(before, snapshotStats()), leader: lead, seconds: r.seconds });
+      if (cluster.leader() !== lead) console.log(`          warning: leadership moved during ${phase} (${lead} -> ${cluster.leader()})`);
+    };
+    await run('w1', () => closedLoop(1, seconds, (_w, n) => one.put(keys[pick()]!, value(n))));
+    await run('w64', () => closedLoop(clients, seconds, put64));
+    await run('lin', () => closedLoop(readers, seconds, linGet));
+    await run('local', () => closedLoop(readers, seconds, localGet));
+  } finally {
+    await cluster.close();
+  }
+}
+
+async function rawPhases(): Promise<void> {
+  // raw64: the fair baseline (see GroupCommitter): same open() flags, same transactionSync.
+  if (only.has('raw64') || only.has('raw1')) {
+    const env = openEnv(path.join(root, 'raw-sync'));
+    const db = openBinaryDb(env, 'kv');
+    try {
+      const g = new GroupCommitter([{ env, db }]);
+      const put = (_w: number, n: number) => g.put(keyBytes[pick()]!, value(n));
+      await closedLoop(clients, Math.max(1, warmup / 2), put, false);
+      if (only.has('raw64')) {
+        const c0 = g.commits;
+        const p0 = g.puts;
+        const m0 = g.ms;
+        const r = await closedLoop(clients, seconds, put);
+        results.set('raw64', r);
+        rawCommits = { commits: g.commits - c0, puts: g.puts - p0, ms: g.ms - m0, seconds: r.seconds };
+      }
+      if (only.has('raw1')) {
+        results.set(
+          'raw1',
+          await closedLoop(1, seconds, async (_w, n) => {
+            env.transactionSync(() => db.putSync(keyBytes[pick()]!, buf(value(n))));
+          }),
+        );
+      }
+    } finally {
+      await env.close();
+    }
+  }
+  if (only.has('ideal3')) {
+    const targets = [1, 2, 3].map((i) => {
+      const env = openEnv(path.join(root, `ideal-${i}`));
+      return { env, db: openBinaryDb(env, 'kv') };
+    });
+    try {
+      const g = new GroupCommitter(targets);
+      const put = (_w: number, n: number) => g.put(keyBytes[pick()]!, value(n));
+      await closedLoop(clients, Math.max(1, warmup / 2), put, false);
+      results.set('ideal3', await closedLoop(clients, seconds, put));
+    } finally {
+      await Promise.all(targets.map((t) => t.env.close()));
+    }
+  }
+  if (only.has('async64')) {
+    // lmdb-js asynchronous writes with Tessera's environment flags (overlappingSync off): each
+    // batch is one transaction committed (and synced) by lmdb-js's writer thread.
+    const env = open({ path: path.join(root, 'raw-async'), maxDbs: 8, overlappingSync: false });
+    const db = env.openDB<Buffer, Buffer>('kv', { encoding: 'binary', keyEncoding: 'binary' });
+    try {
+      const put = (_w: number, n: number) => db.put(keyBytes[pick()]!, buf(value(n)));
+      await closedLoop(clients, Math.max(1, warmup / 2), put, false);
+      results.set('async64', await closedLoop(clients, seconds, put));
+    } finally {
+      await env.close();
+    }
+  }
+}
+
+try {
+  if (['w1', 'w64', 'lin', 'local'].some((p) => only.has(p as Phase))) await clusterPhases();
+  await rawPhases();
+} finally {
+  cleanup();
+}
+
+// --- report ---
+const rate = (p: Phase) => results.get(p)?.opsPerSec ?? null;
+const label: Record<Phase, string> = {
+  w1: 'cluster put, 1 client (sequential)',
+  w64: `cluster put, ${clients} ${mode === 'clients' ? 'clients' : 'sessions'}`,
+  lin: `cluster get linearizable, ${readers} readers`,
+  local: `cluster get local, ${readers} readers`,
+  raw64: `raw LMDB group commit, ${clients} writers`,
+  raw1: 'raw LMDB 1 writer, 1 commit per put',
+  async64: `raw LMDB async put(), ${clients} writers`,
+  ideal3: `raw LMDB group commit x 3 envs, ${clients} wr.`,
+};
+console.log('');
+console.log(`${'phase'.padEnd(44)} ${'ops/s'.padStart(10)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)}`);
+for (const p of PHASES) {
+  const r = results.get(p);
+  if (!r) continue;
+  console.log(`${label[p].padEnd(44)} ${fmtRate(r.opsPerSec).padStart(10)} ${fmtMs(r.p50Ms).padStart(8)} ${fmtMs(r.p99Ms).padStart(8)} ${String(r.errors).padStart(7)}`);
+}
+for (const [p, r] of results) if (r.errors > 0) console.log(`  ${p}: first error: ${String(r.firstError)}`);
+
+console.log('');
+if (clusterStats.has('w1') || clusterStats.has('w64') || rawCommits) {
+  console.log('durable commits: every one is a transactionSync (fdatasync + an O_DSYNC meta-page write), on the one event loop');
+  console.log(`  ${'phase node'.padEnd(18)} ${'log/s'.padStart(6)} ${'hs-only/s'.padStart(9)} ${'ent/commit'.padStart(10)} ${'ms each'.padStart(8)} ${'sm/s'.padStart(6)} ${'ent/batch'.padStart(9)} ${'ms each'.padStart(8)} ${'blocked'.padStart(8)}`);
+  for (const [p, { stats: s, leader, seconds: secs }] of clusterStats) {
+    if (p !== 'w1' && p !== 'w64') continue;
+    let blocked = 0;
+    for (const id of [...s.log.keys()].sort()) {
+      const l = s.log.get(id)!;
+      const st = s.state.get(id) ?? { commits: 0, entries: 0, ms: 0 };
+      blocked += l.ms + st.ms;
+      const name = `${p} n${id} ${id === leader ? 'leader' : 'follower'}`;
+      console.log(
+        `  ${name.padEnd(18)} ${fmtRate(l.commits / secs).padStart(6)} ${fmtRate(l.hardStateOnly / secs).padStart(9)} ` +
+          `${(l.entries / Math.max(1, l.commits - l.hardStateOnly)).toFixed(1).padStart(10)} ${(l.ms / Math.max(1, l.commits)).toFixed(2).padStart(8)} ` +
+          `${fmtRate(st.commits / secs).padStart(6)} ${(st.entries / Math.max(1, st.commits)).toFixed(1).padStart(9)} ${(st.ms / Math.max(1, st.commits)).toFixed(2).padStart(8)} ` +
+          `${(((l.ms + st.ms) / 1000 / secs) * 100).toFixed(0).padStart(7)}%`,
+      );
+    }
+    console.log(`  ${`${p} all nodes`.padEnd(18)} event loop inside durable commits ${((blocked / 1000 / secs) * 100).toFixed(0)}% of the phase`);
+  }
+  for (const [p, { stats: s }] of clusterStats) {
+    const ops = results.get(p)?.ops ?? 0;
+    const msgs = [...s.messages].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
+    const all = msgs.reduce((t, [, n]) => t + n, 0);
+    console.log(`  ${p.padEnd(5)} messages per op ${(all / Math.max(1, ops)).toFixed(2)}: ${msgs.map(([t, n]) => `${t} ${(n / Math.max(1, ops)).toFixed(2)}`).join(', ')}`);
+  }
+  if (rawCommits) {
+    console.log(
+      `  raw64              ${fmtRate(rawCommits.commits / rawCommits.seconds).padStart(6)} commits/s, ${(rawCommits.puts / Math.max(1, rawCommits.commits)).toFixed(1)} puts per commit, ` +
+        `${(rawCommits.ms / Math.max(1, rawCommits.commits)).toFixed(2)} ms each, blocked ${((rawCommits.ms / 1000 / rawCommits.seconds) * 100).toFixed(0)}%`,
+    );
+  }
+  console.log('  (hs-only: commits of a hard state alone, no entries; ent/commit counts only commits with entries; blocked: share of the phase spent in that node\'s commits)');
+}
+
+const w64 = rate('w64');
+const raw64 = rate('raw64');
+const round = (n: number | null, d = 0) => (n === null ? null : Number(n.toFixed(d)));
+const out = {
+  writesPerSec1: round(rate('w1')),
+  writesPerSec64: round(w64),
+  p99Ms64: round(results.get('w64')?.p99Ms ?? null, 2),
+  linReadsPerSec: round(rate('lin')),
+  localReadsPerSec: round(rate('local')),
+  rawLmdbPutsPerSec: round(raw64),
+  ratio64: w64 !== null && raw64 !== null ? round(w64 / raw64, 3) : null,
+};
+console.log('');
+if (results.has('ideal3') && raw64 !== null) console.log(`ideal3 / raw64 = ${(rate('ideal3')! / raw64).toFixed(3)} (the most a 3-replica cluster on this thread and disk can reach)`);
+console.log(`ratio64 = cluster puts at ${clients} / raw LMDB group-commit puts at ${clients} = ${out.ratio64 ?? '-'} (above 0.3: batching works)`);
+console.log(JSON.stringify(out));
