@@ -66,7 +66,7 @@ export type NemesisAction =
       /** Upper bound of the usual one-way latency (ms). */
       readonly maxDelayMs: number;
     }
-  /** Clock rate drift. Node clocks are monotonic (performance.now()): they drift, they never jump. */
+  /** Clock rate drift. Node clocks are monotonic (as in production): they drift, they never jump. */
   | { readonly kind: 'skew'; readonly node: NodeId; readonly driftPpm: number }
   | { readonly kind: 'flipBit'; readonly node: NodeId };
 

@@ -6,7 +6,7 @@
  * machine keeps its own state) returns the snapshot's metadata with empty data.
  */
 import { describe, expect, it } from 'vitest';
-import { isTesseraError, type TesseraErrorCode } from '../../src/errors.ts';
+import { expectCode } from './sm-harness.ts';
 import type { LogStore } from '../../src/node/ports.ts';
 import { EMPTY_HARD_STATE, EntryType, entrySize, type Snapshot } from '../../src/raft/types.ts';
 import { dump, ent, ents, hs, persist, persistSnapshot, snap } from './log-fixtures.ts';
@@ -23,15 +23,6 @@ export interface LogStoreConformanceOptions {
   readonly powerLoss?: boolean;
 }
 
-function expectCode(fn: () => unknown, code: TesseraErrorCode): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(isTesseraError(thrown, code), `expected ${code}, got ${String(thrown)}`).toBe(true);
-}
 
 export function describeLogStoreConformance(
   name: string,
