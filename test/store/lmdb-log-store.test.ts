@@ -149,18 +149,6 @@ describe('LmdbLogStore', () => {
     expect(acked).toEqual([1, 2, 3]);
   });
 
-  it('lets a done callback save again (re-entrant immediate defer)', () => {
-    const store = closeLater(LmdbLogStore.open(tempDir('tessera-log-'), { ...ID, defer: immediateDefer }));
-    const acked: number[] = [];
-    store.save(null, [ent(1, 1)], () => {
-      acked.push(1);
-      store.save(null, [ent(2, 1)], () => acked.push(2));
-    });
-    store.save(null, [ent(3, 1)], () => acked.push(3));
-    expect(acked).toEqual([1, 2, 3]);
-    expect(store.lastIndex()).toBe(3);
-  });
-
   it('throws CLOSED after close and drops acknowledgements still queued', async () => {
     const jobs: (() => void)[] = [];
     const dir = tempDir('tessera-log-');

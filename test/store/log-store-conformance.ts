@@ -43,6 +43,27 @@ export function describeLogStoreConformance(
       expect(store.snapshot()).toBeNull();
     });
 
+    it('acknowledges in call order, also a save made from inside an acknowledgement', async () => {
+      const { store } = open();
+      const called: number[] = [];
+      const acked: number[] = [];
+      const save = (tag: number, then?: () => void) => {
+        called.push(tag);
+        // Indexes follow the order of the calls, whichever order the tags come in.
+        store.save(null, [ent(called.length, 1)], () => {
+          acked.push(tag);
+          then?.();
+        });
+      };
+      await new Promise<void>((resolve) => {
+        save(1, () => save(2, resolve));
+        save(3);
+      });
+      await Promise.resolve();
+      expect(acked).toEqual(called);
+      expect(store.lastIndex()).toBe(3);
+    });
+
     it('appends and reads entries and terms', async () => {
       const { store } = open();
       await persist(store, null, [ent(1, 1), ent(2, 1), ent(3, 2)]);

@@ -140,18 +140,6 @@ describe('MemoryLogStore over MemoryDisk', () => {
     expect(acked).toEqual([1, 2, 3]);
   });
 
-  it('lets a done callback save again (re-entrant immediate fsync)', () => {
-    const store = new MemoryLogStore(new MemoryDisk(), { defer: immediateDefer });
-    const acked: number[] = [];
-    store.save(null, [ent(1, 1)], () => {
-      acked.push(1);
-      store.save(null, [ent(2, 1)], () => acked.push(2));
-    });
-    store.save(null, [ent(3, 1)], () => acked.push(3));
-    expect(acked).toEqual([1, 2, 3]);
-    expect(store.lastIndex()).toBe(3);
-  });
-
   it('compacts the file to snapshot, hard state and the entries after it', async () => {
     const disk = new MemoryDisk();
     const store = new MemoryLogStore(disk, { defer: immediateDefer });
