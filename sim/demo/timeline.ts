@@ -56,7 +56,7 @@ const failover = r.failoverMs.map((ms) => `${(ms / 1000).toFixed(2)} s`).join(',
 console.log(`
 Verdict after ${(r.simulatedMs / 1000).toFixed(1)} simulated seconds (${r.wallMs} ms of wall time):
   operations ${r.ops}, acknowledged writes ${r.acked}, unknown outcomes ${r.info}, elections ${r.elections}
-  leader crash to next acknowledged write: ${failover}
+  leader crash to next committed client write: ${failover}
   election safety, log matching, leader completeness, state-machine safety, monotonic commit/apply,
   no acknowledged write lost, linearizability: ${r.violations.length === 0 ? 'all hold' : 'VIOLATED'}
   trace hash ${r.traceHash} (run again with SEED=${SEED} for the same hash)`);
