@@ -100,14 +100,10 @@ export function encodeCommand(cmd: KvCommand): Uint8Array {
   if (cmd.session) w.string(cmd.session.client).uvarint(cmd.session.seq).uvarint(cmd.session.since ?? 0);
   switch (cmd.op) {
     case 'put':
-      w.bytes(cmd.key).bytes(cmd.value);
-      break;
     case 'delete':
     case 'get':
-      w.bytes(cmd.key);
-      break;
     case 'deleteRange':
-      writeRange(w, cmd.start, cmd.end);
+      writeOpBody(w, cmd);
       break;
     case 'cas':
       w.bytes(cmd.key);
@@ -139,21 +135,14 @@ export function decodeCommand(data: Uint8Array): KvCommand {
     session = since === 0 ? { client, seq } : { client, seq, since };
   }
   let cmd: KvCommand;
-  switch (first & ~HAS_SESSION) {
+  const tag = first & ~HAS_SESSION;
+  switch (tag) {
     case OP_PUT:
-      cmd = { op: 'put', key: r.bytes(), value: r.bytes() };
-      break;
     case OP_DELETE:
-      cmd = { op: 'delete', key: r.bytes() };
-      break;
     case OP_GET:
-      cmd = { op: 'get', key: r.bytes() };
+    case OP_DELETE_RANGE:
+      cmd = readOpBody(r, tag);
       break;
-    case OP_DELETE_RANGE: {
-      const { start, end } = readRange(r);
-      cmd = { op: 'deleteRange', start, end };
-      break;
-    }
     case OP_CAS: {
       const key = r.bytes();
       const expected = readExpected(r);
@@ -308,17 +297,38 @@ function writeOps(w: ByteWriter, ops: readonly KvTxnOp[]): void {
   w.uvarint(ops.length);
   for (const op of ops) {
     w.u8(opTag(op.op));
-    switch (op.op) {
-      case 'put':
-        w.bytes(op.key).bytes(op.value);
-        break;
-      case 'delete':
-      case 'get':
-        w.bytes(op.key);
-        break;
-      case 'deleteRange':
-        writeRange(w, op.start, op.end);
-        break;
+    writeOpBody(w, op);
+  }
+}
+
+/** The body of an op that is both a command and a txn op (its tag is written by the caller). */
+function writeOpBody(w: ByteWriter, op: KvTxnOp): void {
+  switch (op.op) {
+    case 'put':
+      w.bytes(op.key).bytes(op.value);
+      break;
+    case 'delete':
+    case 'get':
+      w.bytes(op.key);
+      break;
+    case 'deleteRange':
+      writeRange(w, op.start, op.end);
+      break;
+  }
+}
+
+/** Reads what writeOpBody wrote for `tag`; the caller has checked the tag is one of the four. */
+function readOpBody(r: ByteReader, tag: number): KvTxnOp {
+  switch (tag) {
+    case OP_PUT:
+      return { op: 'put', key: r.bytes(), value: r.bytes() };
+    case OP_DELETE:
+      return { op: 'delete', key: r.bytes() };
+    case OP_GET:
+      return { op: 'get', key: r.bytes() };
+    default: {
+      const { start, end } = readRange(r);
+      return { op: 'deleteRange', start, end };
     }
   }
 }
@@ -328,24 +338,8 @@ function readOps(r: ByteReader): KvTxnOp[] {
   const n = count(r);
   for (let i = 0; i < n; i++) {
     const tag = r.u8();
-    switch (tag) {
-      case OP_PUT:
-        ops.push({ op: 'put', key: r.bytes(), value: r.bytes() });
-        break;
-      case OP_DELETE:
-        ops.push({ op: 'delete', key: r.bytes() });
-        break;
-      case OP_GET:
-        ops.push({ op: 'get', key: r.bytes() });
-        break;
-      case OP_DELETE_RANGE: {
-        const { start, end } = readRange(r);
-        ops.push({ op: 'deleteRange', start, end });
-        break;
-      }
-      default:
-        return r.fail(`bad txn op ${tag}`);
-    }
+    if (tag !== OP_PUT && tag !== OP_DELETE && tag !== OP_GET && tag !== OP_DELETE_RANGE) return r.fail(`bad txn op ${tag}`);
+    ops.push(readOpBody(r, tag));
   }
   return ops;
 }
