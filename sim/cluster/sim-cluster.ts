@@ -82,7 +82,6 @@ export class SimCluster {
   private readonly trace: TraceHash;
   private readonly emit: (e: TimelineEvent) => void;
   private readonly observer: NodeObserver;
-  private lastLeader: NodeId = 0;
   /** Called whenever any node applies entries (after the checker saw them). */
   onApplied: (node: NodeId, entries: readonly Entry[]) => void = () => {};
   private readonly leading = new Set<NodeId>();
@@ -132,7 +131,6 @@ export class SimCluster {
       roleChanged: (node: NodeId, soft: SoftState, term: number) => {
         this.trace.add('role', node, soft.role, term);
         if (soft.role === 'leader') {
-          this.lastLeader = node;
           this.leading.add(node);
           this.emit({ at: this.sim.nowMs(), kind: 'leader', node, term });
         } else if (this.leading.delete(node)) {
@@ -301,10 +299,6 @@ export class SimCluster {
       }
     }
     return best;
-  }
-
-  get lastKnownLeader(): NodeId {
-    return this.lastLeader;
   }
 
   /** One line per node: state, role, term, indexes and (on the leader) follower progress. */

@@ -241,14 +241,7 @@ export class RaftNode {
    * every write committed before the read was issued; read the state machine inside `cb`.
    */
   readBarrier(cb: Callback<number>): void {
-    this.barrier(cb, this.readIndexRequest);
-  }
-
-  private readonly readIndexRequest = (context: string): void => this.raft.readIndex(context);
-
-  /** The tick timer is late by more than a tick: the core's notion of elapsed time lags the clock. */
-  private ticksOverdue(): boolean {
-    return this.lastTickAt === null || this.clock.now() - this.lastTickAt > 2 * this.tickMs;
+    this.barrier(cb, false);
   }
 
   /**
@@ -256,18 +249,21 @@ export class RaftNode {
    * (raft.leaseReads must be configured; it falls back to ReadIndex when the lease is not valid).
    */
   leaseReadBarrier(cb: Callback<number>): void {
-    this.barrier(cb, (context) => this.raft.leaseRead(context));
+    this.barrier(cb, true);
   }
 
-  private barrier(cb: Callback<number>, request: (context: string) => void): void {
+  /** The tick timer is late by more than a tick: the core's notion of elapsed time lags the clock. */
+  private ticksOverdue(): boolean {
+    return this.lastTickAt === null || this.clock.now() - this.lastTickAt > 2 * this.tickMs;
+  }
+
+  private barrier(cb: Callback<number>, lease: boolean): void {
     if (this.stopped) return cb(new TesseraError('CLOSED', `node ${this.id} stopped`));
-    if (request !== this.readIndexRequest && this.ticksOverdue()) {
-      // Our sense of time is stale (we were paused or starved): no lease can be trusted now.
-      request = this.readIndexRequest;
-    }
     const context = `${this.id}/${++this.readSeq}`;
     try {
-      request(context);
+      // With a stale sense of time (we were paused or starved) no lease can be trusted: ReadIndex.
+      if (lease && !this.ticksOverdue()) this.raft.leaseRead(context);
+      else this.raft.readIndex(context);
     } catch (e) {
       return cb(e as Error);
     }
