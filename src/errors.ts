@@ -17,7 +17,12 @@ export type TesseraErrorCode =
   | 'INVALID_ARGUMENT'
   | 'INVARIANT' // an internal invariant failed: a bug, never user error
   | 'IDENTITY_MISMATCH' // a directory belongs to another cluster or node, or holds a cluster of another shape
-  | 'SESSION_EXPIRED'; // a write's session expired while it was retried: the write's outcome is unknown
+  | 'SESSION_EXPIRED' // a write's session expired while it was retried: the write's outcome is unknown
+  | 'INVALID_FORMAT' // a file or stream (safetensors, TF.js weights, a manifest) breaks its format: nothing was written
+  | 'NOT_FOUND' // a model, version or tensor that does not exist
+  | 'CONFLICT' // a concurrent change won (e.g. a model version that moved on); retry with fresh state
+  | 'AUTH_FAILED' // a peer or client failed the handshake (wrong secret, cluster id or node id)
+  | 'PROTOCOL_ERROR'; // a peer sent bytes that are not a valid frame or message
 
 export class TesseraError extends Error {
   readonly code: TesseraErrorCode;
