@@ -12,7 +12,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { TesseraError } from '../errors.ts';
+import type { KvBlobTable } from '../store/kv-backend.ts';
 import type { KvCommand } from '../store/kv-command.ts';
+import type { ModelCommand } from '../store/model-command.ts';
 import { casExpected, txnCompare, txnOp, txnResult } from './commands.ts';
 import type { Endpoint } from './endpoint.ts';
 import { Lifetime, now } from './lifetime.ts';
@@ -50,7 +52,10 @@ import {
   type KvEntry,
   type Value,
 } from './values.ts';
-import { write, type WriterContext } from './writer.ts';
+import { write, type WriteOutcome, type WriterContext } from './writer.ts';
+
+/** How long one wait for a node to reach a read's minimum revision lasts before it is re-checked. */
+const MIN_REVISION_POLL_MS = 1000;
 
 export const CLIENT_DEFAULTS = Object.freeze({
   timeoutMs: 15_000,
@@ -172,7 +177,10 @@ export class Client {
     this.life.check();
     const k = checkedKey(key);
     const res = await this.write({ op: 'cas', key: k, expected: casExpected(expected), value: encodeValue(value) }, 'cas', options);
-    if (!res.ok) return { succeeded: false, current: toOptionalEntry(k, res.current) };
+    if (!res.ok) {
+      if (res.reason !== 'compare_failed') throw unexpected('cas', res.reason);
+      return { succeeded: false, current: toOptionalEntry(k, res.current) };
+    }
     return { succeeded: true, revision: res.revision, prev: toOptionalEntry(k, res.prev) };
   }
 
@@ -222,6 +230,38 @@ export class Client {
     const matches = options.exact ? (k: Uint8Array) => sameBytes(k, p) : (k: Uint8Array) => hasPrefix(k, p);
     const ctx = { router: this.router, life: this.life.child('watch'), idleMs: this.watchIdleMs, observe: (r: number) => this.observe(r) };
     return new Watch(ctx, matches, options.fromRevision, options.pageSize);
+  }
+
+  /**
+   * Runs a model command of the tensor layer (chunk writes, version commits, parameter pushes)
+   * under the client's exactly-once sessions. Resolves with the state machine's answer, its
+   * refusals included (missing_chunks, head_moved, param_wait, ...): they are the caller's to read.
+   */
+  async modelCommand(cmd: ModelCommand, options: OpOptions = {}): Promise<WriteOutcome> {
+    this.life.check();
+    return this.write(cmd, cmd.op, options);
+  }
+
+  /**
+   * A record of the chunk or parameter table, read at `consistency` (default: the client's),
+   * from a state at least as new as `minRevision`: a chunk named by a version committed at
+   * revision R is on every node that applied R, so loads can spread over all replicas.
+   */
+  async readTable(table: KvBlobTable, key: Uint8Array, options: ReadOptions & { readonly minRevision?: number } = {}): Promise<Uint8Array | null> {
+    this.life.check();
+    const c = checkConsistency(options.consistency ?? this.consistency);
+    const minRevision = options.minRevision ?? 0;
+    const plan = this.readPlan(`read ${table}`, options);
+    return this.router.run(plan, async (ep) => {
+      this.observe(await barrier(ep, c));
+      for (let applied = 0; applied < minRevision; ) {
+        const left = plan.deadline - now();
+        if (left <= 0) throw new TesseraError('TIMEOUT', `read ${table}: node ${ep.id} did not reach revision ${minRevision}`);
+        applied = await ep.waitApplied(minRevision - 1, Math.min(left, MIN_REVISION_POLL_MS));
+        if (applied === 0) throw new TesseraError('CLOSED', `node ${ep.id} is down`);
+      }
+      return ep.readTable(table, key);
+    });
   }
 
   /** A linearizable read point: every write acknowledged before this call has a revision <= it. */

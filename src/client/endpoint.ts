@@ -9,6 +9,7 @@
  * codes pass through unchanged. Anything else is treated as a bug and not retried.
  */
 import type { NodeId } from '../raft/types.ts';
+import type { KvBlobTable } from '../store/kv-backend.ts';
 import type { KvRecord } from '../store/kv-command.ts';
 import type { KvApplyResult, KvEvent, KvRangeOptions, KvRangePage } from '../store/kv-state-machine.ts';
 
@@ -28,6 +29,8 @@ export interface Endpoint {
   get(key: Uint8Array): Promise<KvRecord | null>;
   range(start: Uint8Array, end: Uint8Array | null, options: KvRangeOptions): Promise<KvRangePage>;
   events(fromRevision: number, limit: number, fromSub: number): Promise<KvEvent[]>;
+  /** A record of the chunk or parameter table of the node's applied state, null if absent. */
+  readTable(table: KvBlobTable, key: Uint8Array): Promise<Uint8Array | null>;
   /**
    * Resolves with the node's applied index once it exceeds `after`, or after `timeoutMs` (or
    * at once if the node is down) with whatever it is then. A remote endpoint may long-poll.

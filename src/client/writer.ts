@@ -44,11 +44,11 @@ function certainlyNotApplied(e: unknown): boolean {
 }
 
 /**
- * Proposes `cmd` until it is applied; resolves with the state machine's result (ok, or
- * compare_failed). Throws validation errors before anything is proposed, TIMEOUT (outcome
+ * Proposes `cmd` until it is applied; resolves with the state machine's result (ok, or the
+ * command's own refusal: compare_failed, missing_chunks, ...). Throws validation errors before anything is proposed, TIMEOUT (outcome
  * unknown) at the deadline, SESSION_EXPIRED (outcome unknown), CLOSED if the client closes.
  */
-export type WriteOutcome = Extract<KvResult, { ok: true }> | Extract<KvResult, { reason: 'compare_failed' }>;
+export type WriteOutcome = Exclude<KvResult, { reason: 'session_stale' } | { reason: 'session_expired' }>;
 
 export async function write(ctx: WriterContext, cmd: KvCommand, what: string, timeoutMs: number): Promise<WriteOutcome> {
   const deadline = now() + timeoutMs;
@@ -85,7 +85,7 @@ async function run(ctx: WriterContext, session: Session, cmd: KvCommand, what: s
   const result = await ctx.router.run<WriteOutcome>({ target: 'leader', deadline, what, timeoutNote: '; its outcome is unknown' }, async (ep) => {
     for (let reopens = 0; ; reopens++) {
       const res = await propose(ep);
-      if (res.ok || res.reason === 'compare_failed') return res;
+      if (res.ok || (res.reason !== 'session_stale' && res.reason !== 'session_expired')) return res;
       if (res.reason === 'session_stale') {
         throw new TesseraError('SESSION_STALE', `${what}: session ${session.client} answered stale for its own pending command`);
       }

@@ -6,6 +6,7 @@
 import { TesseraError } from '../errors.ts';
 import type { Endpoint } from '../client/endpoint.ts';
 import type { NodeId } from '../raft/types.ts';
+import type { KvBlobTable } from '../store/kv-backend.ts';
 import type { KvRecord } from '../store/kv-command.ts';
 import type { KvApplyResult, KvEvent, KvRangeOptions, KvRangePage } from '../store/kv-state-machine.ts';
 import type { Node } from './node.ts';
@@ -46,6 +47,10 @@ export class LocalEndpoint implements Endpoint {
 
   events(fromRevision: number, limit: number, fromSub: number): Promise<KvEvent[]> {
     return this.node().then((n) => n.events(fromRevision, limit, fromSub));
+  }
+
+  readTable(table: KvBlobTable, key: Uint8Array): Promise<Uint8Array | null> {
+    return this.node().then((n) => n.readTable(table, key));
   }
 
   waitApplied(after: number, timeoutMs: number): Promise<number> {

@@ -16,6 +16,7 @@ import { SystemClock } from '../node/system-clock.ts';
 import { SystemRandom } from '../node/system-random.ts';
 import type { RaftStatus } from '../raft/raft.ts';
 import type { Message, NodeId } from '../raft/types.ts';
+import type { KvBlobTable } from '../store/kv-backend.ts';
 import type { KvRecord } from '../store/kv-command.ts';
 import type { KvApplyResult, KvEvent, KvRangeOptions, KvRangePage } from '../store/kv-state-machine.ts';
 import { LmdbKvStateMachine } from '../store/lmdb-kv.ts';
@@ -168,6 +169,11 @@ export class Node {
   range(start: Uint8Array, end: Uint8Array | null, options?: KvRangeOptions): KvRangePage {
     this.checkReadable();
     return this.stateMachine.range(start, end, options);
+  }
+
+  readTable(table: KvBlobTable, key: Uint8Array): Uint8Array | null {
+    this.checkReadable();
+    return this.stateMachine.readTable(table, key);
   }
 
   events(fromRevision: number, limit: number, fromSub = 0): KvEvent[] {

@@ -6,8 +6,10 @@
  */
 
 /** Ordered tables, each a map from byte keys to byte values. The order here is the image order. */
-export const KV_TABLES = ['meta', 'data', 'sessions', 'lru', 'events'] as const;
+export const KV_TABLES = ['meta', 'data', 'sessions', 'lru', 'events', 'chunks', 'chunkRefs', 'params'] as const;
 export type KvTable = (typeof KV_TABLES)[number];
+/** Tables whose records clients read whole, by key: chunk bytes and parameter sets. */
+export type KvBlobTable = 'chunks' | 'params';
 
 export interface KvEntry {
   readonly key: Uint8Array;

@@ -9,6 +9,7 @@ import { MAX_ENTRY_BYTES, MAX_KEY_BYTES } from '../limits.ts';
 import { ByteReader, ByteWriter } from '../util/byte-codec.ts';
 import { compareBytes, utf8 } from '../util/bytes.ts';
 import { MAX_CLIENT_ID_BYTES, MAX_TXN_OPS } from './kv-limits.ts';
+import { MODEL_OPS, readModelBody, validateModelCommand, writeModelBody, type ModelCommand } from './model-command.ts';
 
 export type { KvRecord } from './kv-record.ts';
 export type { KvOpResult, KvResult } from './kv-result.ts';
@@ -73,6 +74,7 @@ export type KvCommand = (
     }
   /** A read through the log: linearizable by construction, and handy in tests. */
   | { readonly op: 'get'; readonly key: Uint8Array }
+  | ModelCommand
 ) & { readonly session?: KvSession };
 
 const OP_PUT = 1;
@@ -81,6 +83,8 @@ const OP_CAS = 3;
 const OP_GET = 4;
 const OP_DELETE_RANGE = 5;
 const OP_TXN = 6;
+/** Model commands take the tags after the key-value ones, in MODEL_OPS order. */
+const OP_FIRST_MODEL = 7;
 const HAS_SESSION = 0x80;
 
 const EXPECT_ABSENT = 0;
@@ -116,6 +120,8 @@ export function encodeCommand(cmd: KvCommand): Uint8Array {
       writeOps(w, cmd.success);
       writeOps(w, cmd.failure);
       break;
+    default:
+      writeModelBody(w, cmd);
   }
   if (w.length > MAX_ENTRY_BYTES) {
     throw new TesseraError('ENTRY_TOO_LARGE', `command is ${w.length} bytes, limit ${MAX_ENTRY_BYTES}`);
@@ -157,8 +163,10 @@ export function decodeCommand(data: Uint8Array): KvCommand {
       cmd = { op: 'txn', compares, success, failure: readOps(r) };
       break;
     }
-    default:
-      return r.fail(`unknown op ${first & ~HAS_SESSION}`);
+    default: {
+      const modelOp = MODEL_OPS[tag - OP_FIRST_MODEL] ?? r.fail(`unknown op ${tag}`);
+      cmd = readModelBody(r, modelOp);
+    }
   }
   r.end();
   if (session) cmd = { ...cmd, session };
@@ -214,6 +222,8 @@ function validateCommand(cmd: KvCommand): void {
         else validateKey(op.key);
       }
       return;
+    default:
+      return validateModelCommand(cmd);
   }
 }
 
@@ -365,5 +375,7 @@ function opTag(op: KvCommand['op'] | KvTxnOp['op']): number {
       return OP_DELETE_RANGE;
     case 'txn':
       return OP_TXN;
+    default:
+      return OP_FIRST_MODEL + MODEL_OPS.indexOf(op);
   }
 }

@@ -5,11 +5,13 @@
  */
 import { compareBytes } from '../util/bytes.ts';
 import type { KvCasExpected, KvCommand, KvCompare, KvTxnOp } from './kv-command.ts';
+import type { KvBackend } from './kv-backend.ts';
 import type { KvData } from './kv-data.ts';
+import { executeModel } from './model-execute.ts';
 import type { KvRecord } from './kv-record.ts';
 import type { KvOpResult, KvResult } from './kv-result.ts';
 
-export function execute(data: KvData, cmd: KvCommand, revision: number): KvResult {
+export function execute(backend: KvBackend, data: KvData, cmd: KvCommand, revision: number): KvResult {
   switch (cmd.op) {
     case 'get':
       return { ok: true, revision, value: data.get(cmd.key) };
@@ -30,6 +32,8 @@ export function execute(data: KvData, cmd: KvCommand, revision: number): KvResul
       const results = (succeeded ? cmd.success : cmd.failure).map((op) => runOp(data, op, revision));
       return { ok: true, revision, succeeded, results };
     }
+    default:
+      return executeModel(backend, data, cmd, revision);
   }
 }
 

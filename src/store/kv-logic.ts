@@ -10,7 +10,7 @@ import { MAX_KEY_BYTES } from '../limits.ts';
 import { EntryType, type Entry } from '../raft/types.ts';
 import { assert } from '../util/assert.ts';
 import { bytesEqual, compareBytes } from '../util/bytes.ts';
-import type { KvBackend, KvReadView } from './kv-backend.ts';
+import type { KvBackend, KvBlobTable, KvReadView } from './kv-backend.ts';
 import { decodeCommand } from './kv-command.ts';
 import { decodeDataRecord, KvData, readDataRecord } from './kv-data.ts';
 import { KvEventLog, readEventLog, type KvEvent } from './kv-events.ts';
@@ -107,16 +107,20 @@ export class KvLogic {
     return readEventLog(this.backend, fromRevision, limit, fromSub);
   }
 
+  readTable(table: KvBlobTable, key: Uint8Array): Uint8Array | null {
+    return this.backend.get(table, key) ?? null;
+  }
+
   private applyEntry(e: Entry): KvApplyResult {
     // Sessions expire by entries applied, Empty ones included, so expiry is the same everywhere.
     this.sessions.expireIdle(e.index);
     // A Normal entry without data is a no-op too (etcd's new leaders append one), not a command.
     if (e.type === EntryType.Empty || e.data.length === 0) return null;
     const cmd = decodeCommand(e.data);
-    if (!cmd.session) return execute(this.data, cmd, e.index);
+    if (!cmd.session) return execute(this.backend, this.data, cmd, e.index);
     const admission = this.sessions.admit(cmd.session, e.index);
     if (admission.kind === 'answer') return admission.result;
-    const result = execute(this.data, cmd, e.index);
+    const result = execute(this.backend, this.data, cmd, e.index);
     this.sessions.record(cmd.session, e.index, admission.previous, result);
     return result;
   }

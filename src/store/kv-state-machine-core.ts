@@ -6,7 +6,7 @@
 import { TesseraError } from '../errors.ts';
 import type { Entry, SnapshotMeta } from '../raft/types.ts';
 import { concatBytes } from '../util/bytes.ts';
-import type { KvBackend, KvRestoreTarget } from './kv-backend.ts';
+import type { KvBackend, KvBlobTable, KvRestoreTarget } from './kv-backend.ts';
 import type { KvRecord } from './kv-command.ts';
 import type { KvEvent } from './kv-events.ts';
 import { KvImageReader } from './kv-image-reader.ts';
@@ -62,6 +62,10 @@ export class KvStateMachineCore implements KvStateMachine {
 
   events(fromRevision: number, limit: number, fromSub = 0): KvEvent[] {
     return this.current().events(fromRevision, limit, fromSub);
+  }
+
+  readTable(table: KvBlobTable, key: Uint8Array): Uint8Array | null {
+    return this.current().readTable(table, key);
   }
 
   openSnapshot(): SnapshotReader {

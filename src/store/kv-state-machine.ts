@@ -5,6 +5,7 @@
  */
 import type { SnapshotReader, SnapshotWriter, StateMachine } from '../node/ports.ts';
 import type { Entry, SnapshotMeta } from '../raft/types.ts';
+import type { KvBlobTable } from './kv-backend.ts';
 import type { KvRecord } from './kv-command.ts';
 import type { KvEvent } from './kv-events.ts';
 import type { KvApplyResult, KvRangeOptions, KvRangePage } from './kv-logic.ts';
@@ -27,6 +28,8 @@ export interface KvStateMachine extends StateMachine {
    * Throws COMPACTED if events at or after fromRevision were already trimmed.
    */
   events(fromRevision: number, limit: number, fromSub?: number): KvEvent[];
+  /** A record of the chunk or parameter table (shared bytes: do not modify), null if absent. */
+  readTable(table: KvBlobTable, key: Uint8Array): Uint8Array | null;
   openSnapshot(): SnapshotReader;
   /** Starts installing an image taken at meta.index / meta.term; supersedes an unfinished one. */
   beginRestore(meta: SnapshotMeta): SnapshotWriter;

@@ -22,7 +22,7 @@ export type BinaryDb = Database<Buffer, Uint8Array>;
 export function openEnv(dir: string): RootDatabase {
   return open({
     path: dir,
-    maxDbs: 8,
+    maxDbs: 16,
     // Plain LMDB commits: durable when transactionSync returns, with LMDB's own two-meta-page
     // crash safety, instead of lmdb-js's deferred-flush mode for its async writes.
     overlappingSync: false,

@@ -141,6 +141,14 @@ export class ByteReader {
     return out;
   }
 
+  /** A copy of exactly `n` bytes (a fixed-size field, no length prefix). */
+  fixed(n: number): Uint8Array {
+    this.need(n);
+    const out = this.buf.slice(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
   /** A copy of every byte not read yet (an unprefixed trailing field), consuming them. */
   rest(): Uint8Array {
     const out = this.buf.slice(this.pos);

@@ -42,6 +42,9 @@ export class FaultyEndpoint implements Endpoint {
   events(...a: Parameters<Endpoint['events']>) {
     return this.inner.events(...a);
   }
+  readTable(...a: Parameters<Endpoint['readTable']>) {
+    return this.inner.readTable(...a);
+  }
   waitApplied(after: number, timeoutMs: number) {
     return this.inner.waitApplied(after, timeoutMs);
   }

@@ -10,6 +10,7 @@ import { b, cas, del, entriesOf, get, put, rec } from './kv-fixtures.ts';
 import { describeCommandConformance } from './sm-commands-conformance.ts';
 import { describeReadConformance } from './sm-reads-conformance.ts';
 import { describeSessionConformance } from './sm-sessions-conformance.ts';
+import { describeModelConformance } from './sm-models-conformance.ts';
 import { describeSnapshotConformance } from './sm-snapshots-conformance.ts';
 import { keptEvents, meta, observe, type OpenStateMachine } from './sm-harness.ts';
 
@@ -228,6 +229,7 @@ export function describeStateMachineConformance(name: string, open: OpenStateMac
     describeReadConformance(open);
     describeSessionConformance(open);
     describeSnapshotConformance(open);
+    describeModelConformance(open);
 
     // A volatile implementation is rebuilt from the log instead; only durable ones promise this.
     if (!options.durable) return;
