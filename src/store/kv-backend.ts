@@ -8,8 +8,8 @@
 /** Ordered tables, each a map from byte keys to byte values. The order here is the image order. */
 export const KV_TABLES = ['meta', 'data', 'sessions', 'lru', 'events', 'chunks', 'chunkRefs', 'params'] as const;
 export type KvTable = (typeof KV_TABLES)[number];
-/** Tables whose records clients read whole, by key: chunk bytes and parameter sets. */
-export type KvBlobTable = 'chunks' | 'params';
+/** Tables whose records clients read whole, by key: chunk bytes, chunk references, parameter sets. */
+export type KvBlobTable = 'chunks' | 'chunkRefs' | 'params';
 
 export interface KvEntry {
   readonly key: Uint8Array;

@@ -18,7 +18,7 @@ import { chunkCount, chunkLength, metadataEntries, tensorByteLength, type Manife
 import { bytesEqual } from '../util/bytes.ts';
 import { forEachConcurrent } from '../util/pool.ts';
 import { bytesPerElement } from './dtype.ts';
-import type { Tensor } from './tensor.ts';
+import type { Dtype, Tensor } from './tensor.ts';
 import type { TensorClient, TensorReadOptions } from './tensor-client.ts';
 import { memorySource, type TensorSource, type TensorsInput } from './tensor-source.ts';
 
@@ -81,6 +81,14 @@ export interface ModelInfo {
   readonly tensors: readonly { readonly name: string; readonly dtype: string; readonly shape: readonly number[]; readonly bytes: number }[];
 }
 
+export interface ModelVersion {
+  readonly version: number;
+  readonly tensors: readonly { readonly name: string; readonly dtype: Dtype; readonly shape: readonly number[]; readonly bytes: number }[];
+  readonly metadata: Record<string, string>;
+  /** The tensor's bytes in order, one verified chunk at a time. */
+  chunks(name: string): AsyncGenerator<Uint8Array, void, undefined>;
+}
+
 export class TensorStore {
   constructor(private readonly kv: TensorClient) {}
 
@@ -127,8 +135,14 @@ export class TensorStore {
       if (!where.has(id)) where.set(id, { tensor: t, chunk: c });
       if (!stored.has(id)) {
         stored.add(id);
-        await this.putChunk(hash, data, rw);
-        written++;
+        // Another model or version may hold the same bytes: a local probe of the (small)
+        // reference record saves sending them. A stale answer costs at most a re-send when the
+        // commit reports the chunk missing.
+        const known = await this.kv.readTable('chunkRefs', hash, { ...rw, consistency: 'local' });
+        if (known === null) {
+          await this.putChunk(hash, data, rw);
+          written++;
+        }
       }
       done += data.length;
       options.onProgress?.(done, total);
@@ -186,14 +200,40 @@ export class TensorStore {
         if (still === null) throw new TesseraError('NOT_FOUND', `model ${model} version ${version} was deleted while it was loading`);
         throw new TesseraError('CORRUPTION', `model ${model} version ${version}: tensor ${t.name} chunk ${c} is missing from the store`);
       }
-      if (data.length !== want || !bytesEqual(sha256(data), hash)) {
-        throw new TesseraError('CORRUPTION', `model ${model} version ${version}: tensor ${t.name} chunk ${c} does not match its checksum`);
-      }
+      checkChunk(model, version, t.name, c, data, want, hash);
       buf.set(data, c * t.chunkBytes);
       done += data.length;
       options.onProgress?.(done, total);
     });
     return { version, tensors: out, metadata: Object.fromEntries(stored.manifest.metadata) };
+  }
+
+  /**
+   * A version's manifest, and its tensors' bytes as a stream of checked chunks: how an export
+   * writes a model of any size in constant memory.
+   */
+  async openVersion(model: string, options: TensorReadOptions & { readonly version?: number } = {}): Promise<ModelVersion> {
+    validateModelName(model);
+    const read: TensorReadOptions = { consistency: options.consistency ?? 'linearizable', ...pick(options) };
+    const version = options.version ?? (await this.headVersion(model, read));
+    if (version === 0) throw new TesseraError('NOT_FOUND', `model ${model} has no version`);
+    const stored = await this.version(model, version, read);
+    const chunkRead = { ...pick(options), consistency: 'local' as const, minRevision: stored.createdRevision };
+    const kv = this.kv;
+    return {
+      version,
+      tensors: stored.manifest.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, bytes: tensorByteLength(t) })),
+      metadata: Object.fromEntries(stored.manifest.metadata),
+      async *chunks(name: string): AsyncGenerator<Uint8Array, void, undefined> {
+        const t = stored.manifest.tensors.find((x) => x.name === name) ?? notFound(model, version, name);
+        const bytes = tensorByteLength(t);
+        for (let c = 0; c < t.chunks.length; c++) {
+          const data = await kv.readTable('chunks', t.chunks[c]!, chunkRead);
+          checkChunk(model, version, t.name, c, data, chunkLength(bytes, t.chunkBytes, c), t.chunks[c]!);
+          yield data!;
+        }
+      },
+    };
   }
 
   /** The versions of a model still stored, oldest first. */
@@ -255,6 +295,13 @@ export class TensorStore {
   private async putChunk(hash: Uint8Array, data: Uint8Array, options: { readonly timeoutMs?: number | undefined }): Promise<void> {
     const res = await this.kv.modelCommand({ op: 'chunkPut', hash, data }, timeoutOnly(options));
     if (!res.ok) throw refusal('chunk write', res);
+  }
+}
+
+function checkChunk(model: string, version: number, tensor: string, c: number, data: Uint8Array | null, want: number, hash: Uint8Array): asserts data is Uint8Array {
+  if (data === null) throw new TesseraError('NOT_FOUND', `model ${model} version ${version}: tensor ${tensor} chunk ${c} is gone (the version was deleted?)`);
+  if (data.length !== want || !bytesEqual(sha256(data), hash)) {
+    throw new TesseraError('CORRUPTION', `model ${model} version ${version}: tensor ${tensor} chunk ${c} does not match its checksum`);
   }
 }
 
