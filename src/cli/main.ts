@@ -1,5 +1,6 @@
 /** `tessera <command> [options]`: dispatches to a subcommand. */
 const commands: Record<string, { about: string; run: () => Promise<unknown> }> = {
+  model: { about: 'import, export, list, inspect and delete models (see `tessera model --help`)', run: () => import('./model.ts') },
   sim: { about: 'run the deterministic simulator (see `tessera sim --help`)', run: () => import('../../sim/cli.ts') },
   demo: { about: 'data-parallel training on a 3-node cluster, with a leader kill (npm start)', run: () => import('./demo/train.ts') },
   'sim-demo': { about: 'the simulated 5-node timeline demo', run: () => import('../../sim/demo/timeline.ts') },

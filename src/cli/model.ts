@@ -1,0 +1,124 @@
+/**
+ * `tessera model <import|export|ls|info|rm> ...` against the cluster kept in --dir (started
+ * in this process for the command, then closed).
+ *
+ *   tessera model import <model> <file.safetensors | index.json | dir | *-weights_manifest.json>
+ *   tessera model export <model> <out.safetensors | out-dir> [--version N] [--shard-mb M]
+ *   tessera model ls
+ *   tessera model info <model>
+ *   tessera model rm <model> --version N
+ */
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import cliProgress from 'cli-progress';
+import { Cluster } from '../cluster/cluster.ts';
+import { isTesseraError } from '../errors.ts';
+import { decodeHead, MODEL_KEY_PREFIX } from '../store/model-keys.ts';
+import { exportSafetensors, importSafetensors, importTfjsWeights } from '../tensor/model-files.ts';
+import { TensorStore } from '../tensor/tensor-store.ts';
+
+const USAGE = `usage: tessera model <command> [options]
+  import <model> <file>      a .safetensors file, a sharded checkpoint (index.json or its directory),
+                             or TF.js weights (*-weights_manifest.json / model.json)
+  export <model> <out>       a .safetensors file, or with --shard-mb a directory of shards + index
+  ls                         models and their head versions
+  info <model>               versions, tensors and metadata
+  rm <model> --version N     delete a version (its chunks are freed unless another version uses them)
+options: --dir DIR (default ./data)  --nodes N (default 3)  --version N  --shard-mb M`;
+
+const { values: opts, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    dir: { type: 'string', default: './data' },
+    nodes: { type: 'string', default: '3' },
+    version: { type: 'string' },
+    'shard-mb': { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+const [command, model, file] = positionals;
+if (opts.help || command === undefined) {
+  console.log(USAGE);
+  process.exit(opts.help ? 0 : 2);
+}
+
+const need = (v: string | undefined, what: string): string => {
+  if (v === undefined) {
+    console.error(`tessera model ${command}: missing ${what}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  return v;
+};
+const version = opts.version === undefined ? undefined : Number(opts.version);
+
+fs.mkdirSync(opts.dir, { recursive: true });
+// All nodes live in this short-lived process, so a fast election clock costs nothing.
+const cluster = await Cluster.start({ nodes: Number(opts.nodes), dir: opts.dir, tickMs: 20 });
+const kv = cluster.client();
+const store = new TensorStore(kv);
+try {
+  switch (command) {
+    case 'import': {
+      const name = need(model, '<model>');
+      const src = need(file, '<file>');
+      const saved = await withProgress('import', (onProgress) =>
+        src.endsWith('.json') && !src.endsWith('.index.json') ? importTfjsWeights(store, name, src, { onProgress }) : importSafetensors(store, name, src, { onProgress }),
+      );
+      console.log(`${name} version ${saved.version}: ${saved.bytes} bytes in ${saved.chunks} chunks (${saved.chunksWritten} sent, the rest already stored)`);
+      break;
+    }
+    case 'export': {
+      const name = need(model, '<model>');
+      const out = need(file, '<out>');
+      const shardMb = opts['shard-mb'] === undefined ? undefined : Number(opts['shard-mb']);
+      if (shardMb !== undefined) fs.mkdirSync(out, { recursive: true });
+      const res = await withProgress('export', (onProgress) =>
+        exportSafetensors(store, name, out, { onProgress, ...(version !== undefined && { version }), ...(shardMb !== undefined && { maxShardBytes: Math.round(shardMb * 1024 * 1024) }) }),
+      );
+      console.log(`${name} version ${res.version}: ${res.bytes} bytes to ${res.files.join(', ')}`);
+      break;
+    }
+    case 'ls':
+      for await (const e of kv.range(MODEL_KEY_PREFIX)) {
+        const key = new TextDecoder().decode(e.key);
+        if (key.endsWith('/head')) console.log(`${key.slice(2, -5)}\thead ${decodeHead(e.value).head}`);
+      }
+      break;
+    case 'info':
+      console.log(JSON.stringify(await store.info(need(model, '<model>')), null, 2));
+      break;
+    case 'rm': {
+      if (version === undefined) need(undefined, '--version');
+      const head = await store.deleteVersion(need(model, '<model>'), version!);
+      console.log(`deleted ${model} version ${version}; head is now ${head === 0 ? 'none' : `version ${head}`}`);
+      break;
+    }
+    default:
+      console.error(`unknown command ${command}\n\n${USAGE}`);
+      process.exitCode = 2;
+  }
+} catch (e) {
+  console.error(isTesseraError(e) ? e.message : e);
+  process.exitCode = 1;
+} finally {
+  await kv.close();
+  await cluster.close();
+}
+
+async function withProgress<T>(what: string, run: (onProgress: (done: number, total: number) => void) => Promise<T>): Promise<T> {
+  const bar = new cliProgress.SingleBar({ format: `${what} [{bar}] {percentage}% | {value}/{total} MiB`, hideCursor: true }, cliProgress.Presets.shades_classic);
+  let started = false;
+  const mib = (n: number) => Math.round((n / 1048576) * 10) / 10;
+  try {
+    return await run((done, total) => {
+      if (!started) {
+        bar.start(mib(total), 0);
+        started = true;
+      }
+      bar.update(mib(done));
+    });
+  } finally {
+    if (started) bar.stop();
+  }
+}
