@@ -114,6 +114,14 @@ export interface StateMachine {
   appliedTerm(): number;
   /** Applies committed entries in order (including Empty entries, which only move the applied index). */
   apply(entries: readonly Entry[]): ApplyResult[];
+  /**
+   * Optional: apply() with the commit off the event loop. `onResults` gets the results as soon as
+   * they are computed (the entries are already durable in a quorum's logs, so they may be
+   * acknowledged then); `onApplied` runs once the batch is committed, when appliedIndex() and
+   * reads include it. Batches complete in call order. A runtime that uses it lets every batch
+   * commit before it installs a snapshot (restore, or finish() of a streamed one).
+   */
+  readonly applyAsync?: (entries: readonly Entry[], onResults: (results: ApplyResult[]) => void, onApplied: (error?: Error) => void) => void;
   /** An image of the state at appliedIndex(). */
   snapshot(): Uint8Array;
   /** Replaces the whole state with a snapshot image taken at meta.index. */

@@ -96,6 +96,9 @@ export class RaftNode {
   /** A newer hard state that differs from the synced one only in commit: rides with the next write. */
   private unsyncedHardState: HardState | null = null;
   private stopped = false;
+  /** applyAsync batches not committed yet, and what waits for them all (a snapshot install). */
+  private pendingApplies = 0;
+  private readonly afterApplies: (() => void)[] = [];
   private lastSnapshotIndex: number;
   private readonly snapSender: SnapshotSender;
   private readonly snapReceiver: SnapshotReceiver;
@@ -337,6 +340,21 @@ export class RaftNode {
   }
 
   private handleReady(rd: Ready): void {
+    if (rd.snapshot && this.pendingApplies > 0) {
+      // An installed snapshot replaces the state; batches still committing belong to the old one.
+      this.inFlight = true;
+      this.afterApplies.push(() => {
+        this.inFlight = false;
+        if (this.stopped) return;
+        this.persistReady(rd);
+        this.pump();
+      });
+      return;
+    }
+    this.persistReady(rd);
+  }
+
+  private persistReady(rd: Ready): void {
     if (rd.softState) {
       if (rd.softState.role !== 'leader') this.snapSender.abortAll();
       this.observer.roleChanged?.(this.id, rd.softState, this.raft.term);
@@ -347,12 +365,17 @@ export class RaftNode {
     const termOrVote = hs !== null && (hs.term !== this.syncedHardState.term || hs.vote !== this.syncedHardState.vote);
     if (rd.entries.length === 0 && rd.snapshot === null && !termOrVote) {
       this.unsyncedHardState = hs;
-      this.finishReady(rd);
+      this.finishReady(rd, false);
       return;
     }
     this.unsyncedHardState = null;
     if (hs) this.syncedHardState = hs;
     this.inFlight = true;
+    // A leader's messages (appends, heartbeats) vouch for nothing this Ready persists, and its
+    // own copy of the entries counts toward commit only at advance: they may leave while the
+    // entries are written (thesis §10.2.1), so followers write in parallel with the leader.
+    const early = rd.snapshot === null && !termOrVote && this.raft.role === 'leader';
+    if (early) this.sendMessages(rd);
     if (rd.snapshot) {
       // The state machine first (durable on its own, or rebuilt from what the log keeps), then the log.
       if (!this.snapReceiver.install(rd.snapshot.meta.index)) {
@@ -371,17 +394,21 @@ export class RaftNode {
       if (err) return this.fail(err);
       this.observer.persisted?.(this.id, hs, rd.entries, rd.snapshot);
       this.inFlight = false;
-      this.finishReady(rd);
+      this.finishReady(rd, early);
       this.pump();
     });
   }
 
-  private finishReady(rd: Ready): void {
+  private sendMessages(rd: Ready): void {
     for (const m of rd.messages) {
       // The core decides that a follower needs a snapshot; the runtime streams the state machine's image.
       if (m.type === 'snap') this.snapSender.start(m.to, m.term, this.stateMachine, this.raft.confState(), this.clock.now());
       else this.transport.send(m);
     }
+  }
+
+  private finishReady(rd: Ready, sent: boolean): void {
+    if (!sent) this.sendMessages(rd);
     if (rd.committed.length > 0) this.apply(rd.committed);
     for (const rs of rd.readStates) {
       const r = this.reads.get(rs.context);
@@ -396,10 +423,35 @@ export class RaftNode {
   }
 
   private apply(entries: readonly Entry[]): void {
-    const results = this.stateMachine.apply(entries);
-    assert(results.length === entries.length, 'state machine must return one result per entry');
-    assert(this.stateMachine.appliedIndex() === entries[entries.length - 1]!.index, 'state machine applied index must follow the batch');
+    const sm = this.stateMachine;
+    if (sm.applyAsync) {
+      this.pendingApplies++;
+      sm.applyAsync(
+        entries,
+        (results) => {
+          if (!this.stopped) this.deliverResults(entries, results);
+        },
+        (error) => {
+          this.pendingApplies--;
+          if (this.stopped) return;
+          if (error) return this.fail(error);
+          assert(sm.appliedIndex() >= entries[entries.length - 1]!.index, 'state machine applied index must follow the batch');
+          this.observer.applied?.(this.id, entries);
+          this.serveReads();
+          this.maybeSnapshot();
+          if (this.pendingApplies === 0) for (const fn of this.afterApplies.splice(0)) fn();
+        },
+      );
+      return;
+    }
+    const results = sm.apply(entries);
+    assert(sm.appliedIndex() === entries[entries.length - 1]!.index, 'state machine applied index must follow the batch');
     this.observer.applied?.(this.id, entries);
+    this.deliverResults(entries, results);
+  }
+
+  private deliverResults(entries: readonly Entry[], results: readonly unknown[]): void {
+    assert(results.length === entries.length, 'state machine must return one result per entry');
     entries.forEach((e, i) => {
       const p = this.proposals.get(e.index);
       if (!p) return;

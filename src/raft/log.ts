@@ -245,6 +245,14 @@ export class RaftLog {
     if (this.unstableSnapshot) this.snapshotInProgress = true;
   }
 
+  /**
+   * The last index of the log known durable: entries up to it are persisted and are this log's
+   * (0 while a received snapshot waits to be persisted).
+   */
+  persistedLastIndex(): number {
+    return this.unstableSnapshot ? 0 : this.offset - 1;
+  }
+
   /** The runtime persisted entries up to (index, term): drop them from the unstable tail if still the same. */
   stableTo(index: number, term: number): void {
     if (index < this.offset) return;

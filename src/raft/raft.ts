@@ -298,6 +298,10 @@ export class Raft {
   advance(rd: Ready): void {
     const lastEntry = rd.entries[rd.entries.length - 1];
     if (lastEntry) this.log.stableTo(lastEntry.index, lastEntry.term);
+    if (lastEntry && this.role === 'leader') {
+      const self = this.progress.get(this.id);
+      if (self?.maybeUpdate(this.log.persistedLastIndex()) && this.maybeCommit()) this.bcastAppend();
+    }
     if (rd.snapshot) {
       this.log.stableSnapTo(rd.snapshot.meta.index);
       this.log.appliedSnapshot(rd.snapshot.meta.index);
@@ -366,8 +370,9 @@ export class Raft {
     this.progress = new Map();
     for (const id of allVoters(this.voters)) this.progress.set(id, this.newProgress(last, false));
     for (const id of this.learners) this.progress.set(id, this.newProgress(last, true));
+    // A node counts toward commit only what it has persisted (its runtime may send before persisting).
     const self = this.progress.get(this.id);
-    if (self) self.match = last;
+    if (self) self.match = this.log.persistedLastIndex();
   }
 
   private newProgress(last: number, learner: boolean): Progress {
@@ -722,11 +727,9 @@ export class Raft {
   // --- leader machinery ---
 
   private appendEntries(ents: Entry[]): void {
+    // The leader's own copy counts toward commit once persisted (advance), not now: the runtime
+    // may send these entries to followers while it is still writing them (thesis §10.2.1).
     this.log.append(ents);
-    // The leader's own entries count toward commit at once: nothing leaves this node before they are durable.
-    const self = this.progress.get(this.id);
-    if (self) self.maybeUpdate(this.log.lastIndex());
-    this.maybeCommit();
   }
 
   private flushAppends(): void {

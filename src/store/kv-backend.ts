@@ -40,6 +40,12 @@ export interface KvBackend extends KvReadView {
   delete(table: KvTable, key: Uint8Array): boolean;
   /** A consistent view of the current state, unaffected by later batches. */
   openView(): KvSnapshotView;
+  /**
+   * Backends that can commit off the event loop: runs `fn` as a batch later (in call order,
+   * each batch seeing the ones before it), and calls `done` once it is committed, with fn's
+   * value or the error that aborted it (then none of fn's writes happened).
+   */
+  batchAsync?<T>(fn: () => T, done: (error: Error | undefined, value: T | undefined) => void): void;
 }
 
 /**

@@ -71,28 +71,62 @@ export class KvLogic {
 
   apply(entries: readonly Entry[]): KvApplyResult[] {
     if (entries.length === 0) return [];
-    const { results, applied } = this.backend.batch(() => {
-      this.eventLog.begin();
-      this.sessions.begin();
-      let { index, term } = this.applied;
-      const out: KvApplyResult[] = [];
-      for (const e of entries) {
-        assert(e.index === index + 1, () => `apply: got index ${e.index}, expected ${index + 1}`);
-        assert(e.term >= term, () => `apply: term ${e.term} at ${e.index} is below ${term}`);
-        out.push(this.applyEntry(e));
-        this.eventLog.trim();
-        index = e.index;
-        term = e.term;
-      }
-      this.eventLog.end();
-      this.sessions.end();
-      const next = { index, term };
-      this.backend.put('meta', META_APPLIED, encodeApplied(next));
-      return { results: out, applied: next };
-    });
+    const { results, applied } = this.backend.batch(() => this.applyInBatch(entries, this.applied));
     // Only once the batch committed: a rejected batch leaves the applied index where it was.
     this.applied = applied;
     return results;
+  }
+
+  /**
+   * apply() through the backend's batchAsync when it has one: `onResults` as soon as the batch
+   * has run (its effects are then fixed: every replica computes the same), `onApplied` once it
+   * committed, when appliedIndex() and reads include it. Without batchAsync both run at once.
+   */
+  applyAsync(entries: readonly Entry[], onResults: (results: KvApplyResult[]) => void, onApplied: (error?: Error) => void): void {
+    if (this.backend.batchAsync === undefined || entries.length === 0) {
+      let results: KvApplyResult[];
+      try {
+        results = this.apply(entries);
+      } catch (e) {
+        return onApplied(e as Error);
+      }
+      onResults(results);
+      return onApplied();
+    }
+    this.backend.batchAsync<AppliedMeta>(
+      () => {
+        // Batches queued earlier have run (and committed, or joined this transaction) by now, so
+        // the applied point is read from the state itself rather than from this.applied.
+        const out = this.applyInBatch(entries, readApplied(this.backend));
+        queueMicrotask(() => onResults(out.results));
+        return out.applied;
+      },
+      (error, applied) => {
+        if (error) return onApplied(error);
+        if (applied!.index > this.applied.index) this.applied = applied!;
+        onApplied();
+      },
+    );
+  }
+
+  private applyInBatch(entries: readonly Entry[], from: AppliedMeta): { results: KvApplyResult[]; applied: AppliedMeta } {
+    this.eventLog.begin();
+    this.sessions.begin();
+    let { index, term } = from;
+    const out: KvApplyResult[] = [];
+    for (const e of entries) {
+      assert(e.index === index + 1, () => `apply: got index ${e.index}, expected ${index + 1}`);
+      assert(e.term >= term, () => `apply: term ${e.term} at ${e.index} is below ${term}`);
+      out.push(this.applyEntry(e));
+      this.eventLog.trim();
+      index = e.index;
+      term = e.term;
+    }
+    this.eventLog.end();
+    this.sessions.end();
+    const next = { index, term };
+    this.backend.put('meta', META_APPLIED, encodeApplied(next));
+    return { results: out, applied: next };
   }
 
   get(key: Uint8Array): KvRecord | null {

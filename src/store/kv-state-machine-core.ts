@@ -4,6 +4,7 @@
  * semantics, results, events and snapshot images cannot drift apart.
  */
 import { TesseraError } from '../errors.ts';
+import { assert } from '../util/assert.ts';
 import type { Entry, SnapshotMeta } from '../raft/types.ts';
 import { concatBytes } from '../util/bytes.ts';
 import type { KvBackend, KvBlobTable, KvRestoreTarget } from './kv-backend.ts';
@@ -21,6 +22,8 @@ export interface KvStorage {
   backend(): KvBackend;
   /** A fresh, empty state; its commit() makes it the live backend. */
   newRestoreTarget(): KvRestoreTarget;
+  /** Backends commit apply batches off the event loop (KvBackend.batchAsync). */
+  readonly asyncCommits?: boolean;
   close(): Promise<void>;
 }
 
@@ -32,12 +35,34 @@ export class KvStateMachineCore implements KvStateMachine {
   private logicBackend: KvBackend | null = null;
   private restoring: KvRestoreWriter | null = null;
   private closed = false;
+  private pendingApplies = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  /** Present only when the storage commits asynchronously (see StateMachine.applyAsync). */
+  readonly applyAsync?: (entries: readonly Entry[], onResults: (results: KvApplyResult[]) => void, onApplied: (error?: Error) => void) => void;
 
   constructor(
     private readonly storage: KvStorage,
     private readonly limits: KvLimits = DEFAULT_KV_LIMITS,
   ) {
     this.current();
+    if (storage.asyncCommits) this.applyAsync = (entries, onResults, onApplied) => this.applyOffLoop(entries, onResults, onApplied);
+  }
+
+  /** Runs `fn` once every applyAsync batch so far has committed (at once if none is pending). */
+  whenApplied(fn: () => void): void {
+    if (this.pendingApplies === 0) fn();
+    else this.idleWaiters.push(fn);
+  }
+
+  private applyOffLoop(entries: readonly Entry[], onResults: (results: KvApplyResult[]) => void, onApplied: (error?: Error) => void): void {
+    const logic = this.current();
+    this.pendingApplies++;
+    logic.applyAsync(entries, onResults, (error) => {
+      this.pendingApplies--;
+      onApplied(error);
+      if (this.pendingApplies === 0) for (const w of this.idleWaiters.splice(0)) w();
+    });
   }
 
   appliedIndex(): number {
@@ -76,8 +101,17 @@ export class KvStateMachineCore implements KvStateMachine {
   beginRestore(meta: SnapshotMeta): SnapshotWriter {
     this.checkOpen();
     this.restoring?.abort();
-    this.restoring = new KvRestoreWriter(meta, this.storage.newRestoreTarget());
-    return this.restoring;
+    const writer = new KvRestoreWriter(meta, this.storage.newRestoreTarget());
+    this.restoring = writer;
+    // Staging may overlap applies; the swap must not (their batches belong to the old state).
+    return {
+      write: (chunk) => writer.write(chunk),
+      finish: () => {
+        assert(this.pendingApplies === 0, 'a restore must wait for pending applies (whenApplied)');
+        writer.finish();
+      },
+      abort: () => writer.abort(),
+    };
   }
 
   /** The whole image at once, streamed from openSnapshot(): for the runtime until it streams. */

@@ -1,6 +1,7 @@
 /**
  * KvBackend over one LMDB environment: a named LMDB database per table, one write transaction
- * per batch (transactionSync: atomic, and durable when it returns), read transactions for views.
+ * per batch (transactionSync: atomic, and durable when it returns; or, with asyncCommits, an
+ * lmdb-js asynchronous transaction committed on its writer thread), read transactions for views.
  */
 import fs from 'node:fs';
 import type { RootDatabase, Transaction } from 'lmdb';
@@ -21,11 +22,19 @@ export class LmdbKvBackend implements KvBackend {
     private readonly dbs: Record<KvTable, BinaryDb>,
   ) {}
 
-  static open(dir: string): LmdbKvBackend {
+  /**
+   * `asyncCommits` adds batchAsync; without it every batch commits synchronously (as the
+   * simulator needs: each step on its own clock).
+   */
+  static open(dir: string, options: { readonly asyncCommits?: boolean } = {}): LmdbKvBackend {
     const env = openEnv(dir);
     const dbs = Object.fromEntries(KV_TABLES.map((t) => [t, openBinaryDb(env, t)])) as Record<KvTable, BinaryDb>;
-    return new LmdbKvBackend(dir, env, dbs);
+    const backend = new LmdbKvBackend(dir, env, dbs);
+    if (options.asyncCommits) backend.batchAsync = (fn, done) => backend.commitAsync(fn, done);
+    return backend;
   }
+
+  batchAsync?: <T>(fn: () => T, done: (error: Error | undefined, value: T | undefined) => void) => void;
 
   get(table: KvTable, key: Uint8Array): Uint8Array | undefined {
     return get(this.dbs[table], key, undefined);
@@ -44,6 +53,30 @@ export class LmdbKvBackend implements KvBackend {
     } finally {
       this.inBatch = false;
     }
+  }
+
+  /**
+   * An lmdb-js asynchronous child transaction: fn runs on this thread when lmdb-js starts its
+   * next write batch, and the commit (with its fsync) runs on lmdb-js's writer thread, so the
+   * event loop is free meanwhile. A throwing fn aborts only its child transaction.
+   */
+  private commitAsync<T>(fn: () => T, done: (error: Error | undefined, value: T | undefined) => void): void {
+    assert(this.closing === null, 'lmdb kv: backend is closed');
+    let value: T | undefined;
+    this.env
+      .childTransaction(() => {
+        assert(!this.inBatch, 'lmdb kv: batches do not nest');
+        this.inBatch = true;
+        try {
+          value = fn();
+        } finally {
+          this.inBatch = false;
+        }
+      })
+      .then(
+        () => done(undefined, value),
+        (e: unknown) => done(e instanceof Error ? e : new Error(String(e)), undefined),
+      );
   }
 
   put(table: KvTable, key: Uint8Array, value: Uint8Array): void {

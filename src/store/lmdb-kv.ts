@@ -34,6 +34,11 @@ const STATE_DIR = /^state-(\d+)$/;
 export interface LmdbKvOptions {
   /** Must be the same on every replica (kv-limits.ts); the defaults if omitted. */
   readonly limits?: KvLimits;
+  /**
+   * Commit apply batches on lmdb-js's writer thread (applyAsync) instead of blocking the event
+   * loop in each fsync. For real nodes; the simulator keeps synchronous commits.
+   */
+  readonly asyncCommits?: boolean;
 }
 
 export class LmdbKvStateMachine extends KvStateMachineCore {
@@ -43,7 +48,7 @@ export class LmdbKvStateMachine extends KvStateMachineCore {
 
   /** Opens (creating if needed) the state machine kept in `dir`. */
   static open(dir: string, options: LmdbKvOptions = {}): LmdbKvStateMachine {
-    return new LmdbKvStateMachine(LmdbKvStorage.open(dir), options.limits);
+    return new LmdbKvStateMachine(LmdbKvStorage.open(dir, options.asyncCommits ?? false), options.limits);
   }
 }
 
@@ -56,9 +61,10 @@ class LmdbKvStorage implements KvStorage {
     private readonly claim: DirectoryClaim,
     private live: LmdbKvBackend,
     private nextNumber: number,
+    readonly asyncCommits: boolean,
   ) {}
 
-  static open(dir: string): LmdbKvStorage {
+  static open(dir: string, asyncCommits: boolean): LmdbKvStorage {
     fs.mkdirSync(dir, { recursive: true });
     const claim = claimDirectory(dir);
     try {
@@ -71,10 +77,10 @@ class LmdbKvStorage implements KvStorage {
       const name = current ?? `state-${Math.max(0, ...numbers) + 1}`;
       // Leftovers of restores that crashed before or after their switch (or of a first open).
       for (const n of numbers) if (`state-${n}` !== name) fs.rmSync(path.join(dir, `state-${n}`), { recursive: true, force: true });
-      const live = LmdbKvBackend.open(path.join(dir, name));
+      const live = LmdbKvBackend.open(path.join(dir, name), { asyncCommits });
       // Name the environment only once it exists, so CURRENT never points at nothing.
       if (current === null) writeFileAtomic(path.join(dir, CURRENT), `${name}\n`);
-      return new LmdbKvStorage(dir, claim, live, Math.max(0, ...numbers, Number(STATE_DIR.exec(name)![1])) + 1);
+      return new LmdbKvStorage(dir, claim, live, Math.max(0, ...numbers, Number(STATE_DIR.exec(name)![1])) + 1, asyncCommits);
     } catch (e) {
       claim.release();
       throw e;
@@ -90,7 +96,8 @@ class LmdbKvStorage implements KvStorage {
     const name = `state-${this.nextNumber++}`;
     const dir = path.join(this.dir, name);
     fs.rmSync(dir, { recursive: true, force: true });
-    const target = { backend: LmdbKvBackend.open(dir), done: false };
+    // Restores write synchronously (each write durable); the backend then serves applies.
+    const target = { backend: LmdbKvBackend.open(dir, { asyncCommits: this.asyncCommits }), done: false };
     this.target = target;
     const finish = (): void => {
       assert(!target.done, 'lmdb kv: restore target already finished');

@@ -30,6 +30,8 @@ describe('Node', () => {
     await untilLeader(node);
     const res = await node.propose(encodeCommand({ op: 'put', key: b('k'), value: b('v') }));
     expect(res).toMatchObject({ ok: true });
+    // The answer comes once the result is computed; local reads include it once it commits.
+    await node.waitApplied((res as { revision: number }).revision - 1, 5_000);
     expect(s(node.get(b('k'))!.value)).toBe('v');
     await node.close();
     await node.close(); // idempotent

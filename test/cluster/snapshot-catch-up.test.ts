@@ -206,6 +206,8 @@ describe('snapshot catch-up of a lagging durable follower', () => {
     // Both running nodes compacted their logs past the stopped follower (whichever leads now
     // must send it a snapshot: the entry it needs next is gone).
     const up = cluster.ids.filter((i) => i !== behind);
+    // Writers are answered as soon as results are computed; let the state machines commit them.
+    await Promise.all(up.map((i) => cluster.node(i).waitApplied(KEYS, 10_000)));
     const firsts = up.map((i) => firstLogIndex(cluster.node(i)));
     const target = Math.max(...up.map((i) => cluster.node(i).appliedIndex()));
     expect(target).toBeGreaterThan(KEYS);
