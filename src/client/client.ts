@@ -54,9 +54,6 @@ import {
 } from './values.ts';
 import { write, type WriteOutcome, type WriterContext } from './writer.ts';
 
-/** How long one wait for a node to reach a read's minimum revision lasts before it is re-checked. */
-const MIN_REVISION_POLL_MS = 1000;
-
 export const CLIENT_DEFAULTS = Object.freeze({
   timeoutMs: 15_000,
   attemptTimeoutMs: 2_000,
@@ -137,7 +134,7 @@ export class Client {
     const k = checkedKey(key);
     const c = checkConsistency(options.consistency ?? this.consistency);
     const rec = await this.router.run(this.readPlan('get', options), async (ep) => {
-      this.observe(await barrier(ep, c));
+      this.observe(await barrier(ep, c, this.observedRevision, now() + this.timeout(options)));
       return ep.get(k);
     });
     return toOptionalEntry(k, rec);
@@ -206,7 +203,7 @@ export class Client {
     this.life.check();
     const { start, end } = keyRange(prefixOrStart, options.end);
     checkRangeSizes(options.limit, options.pageSize);
-    return rangeEntries(this.router, (r) => this.observe(r), {
+    return rangeEntries(this.router, (r) => this.observe(r), () => this.observedRevision, {
       start,
       end,
       consistency: checkConsistency(options.consistency ?? this.consistency),
@@ -253,13 +250,7 @@ export class Client {
     const minRevision = options.minRevision ?? 0;
     const plan = this.readPlan(`read ${table}`, options);
     return this.router.run(plan, async (ep) => {
-      this.observe(await barrier(ep, c));
-      for (let applied = 0; applied < minRevision; ) {
-        const left = plan.deadline - now();
-        if (left <= 0) throw new TesseraError('TIMEOUT', `read ${table}: node ${ep.id} did not reach revision ${minRevision}`);
-        applied = await ep.waitApplied(minRevision - 1, Math.min(left, MIN_REVISION_POLL_MS));
-        if (applied === 0) throw new TesseraError('CLOSED', `node ${ep.id} is down`);
-      }
+      this.observe(await barrier(ep, c, Math.max(minRevision, this.observedRevision), plan.deadline));
       return ep.readTable(table, key);
     });
   }

@@ -37,6 +37,7 @@ export function checkRangeSizes(limit: number | undefined, pageSize: number | un
 export async function* rangeEntries(
   router: Router,
   observe: (revision: number) => void,
+  observed: () => number,
   req: RangeRequest,
 ): AsyncGenerator<KvEntry, void, undefined> {
   const pageSize = req.pageSize ?? DEFAULT_RANGE_LIMIT;
@@ -51,7 +52,7 @@ export async function* rangeEntries(
       { target: 'any', ...(node !== undefined && { prefer: node }), deadline: now() + req.timeoutMs, what: 'range' },
       async (ep) => {
         if (ep.id !== fresh) {
-          observe(await barrier(ep, req.consistency));
+          observe(await barrier(ep, req.consistency, observed(), now() + req.timeoutMs));
           fresh = ep.id;
         }
         node = ep.id;
