@@ -27,3 +27,17 @@ export { InProcessNetwork, type InProcessNetworkOptions } from './net/in-process
 export type { Network, Receiver } from './net/network.ts';
 export { SystemClock } from './node/system-clock.ts';
 export { SystemRandom } from './node/system-random.ts';
+
+// Models: versions of tensors in the store, file formats, the parameter server.
+export type { Dtype, Tensor, TensorMap } from './tensor/tensor.ts';
+export { DTYPES, bytesPerElement, byteLength, elementCount, fromTypedArray, toTypedArray, isDtype } from './tensor/dtype.ts';
+export { TensorStore, type SaveOptions, type SaveResult, type LoadOptions, type LoadedModel, type ModelInfo, type ModelVersion, type VersionInfo } from './tensor/tensor-store.ts';
+export type { TensorClient } from './tensor/tensor-client.ts';
+export type { TensorSource, TensorSpec, TensorsInput } from './tensor/tensor-source.ts';
+export { ParameterServer, ParameterWorker, type ParamSnapshot } from './tensor/parameter-server.ts';
+export { importSafetensors, exportSafetensors, importTfjsWeights, type ExportOptions } from './tensor/model-files.ts';
+export { openSafetensors, type SafetensorsReader } from './tensor/safetensors-reader.ts';
+export { writeSafetensors } from './tensor/safetensors-writer.ts';
+export { importTfjs } from './tensor/tfjs-reader.ts';
+export { exportTfjs } from './tensor/tfjs-writer.ts';
+export * from './store/model-limits.ts';
