@@ -25,6 +25,8 @@ export type * from './client/types.ts';
 export { encodeKey, encodeValue, decodeString, decodeMsgpack, type Key, type Value, type KvEntry } from './client/values.ts';
 export { InProcessNetwork, type InProcessNetworkOptions } from './net/in-process-transport.ts';
 export type { Network, Receiver } from './net/network.ts';
+export { TcpNetwork, type TcpNetworkOptions, type TcpNetworkStats } from './net/tcp/tcp-network.ts';
+export type { TcpTlsOptions, PeerAddress } from './net/tcp/tls.ts';
 export { SystemClock } from './node/system-clock.ts';
 export { SystemRandom } from './node/system-random.ts';
 
