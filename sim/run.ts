@@ -15,6 +15,11 @@ import { Simulator, US_PER_MS } from './core/simulator.ts';
 import { TraceHash } from './core/trace.ts';
 import { SimNetwork } from './net/sim-network.ts';
 import { DEFAULT_WORKLOAD, KvWorkload, type WorkloadOptions } from './workload/kv-workload.ts';
+import { DEFAULT_MODEL_WORKLOAD, ModelWorkload, type ModelWorkloadOptions, type ModelWorkloadStats } from './workload/model-workload.ts';
+
+/** Which clients a run drives: key-value operations, model saves and loads, or both at once. */
+export const WORKLOAD_KINDS = ['kv', 'models', 'both'] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 
 export interface SimRunOptions {
   readonly seed: number;
@@ -28,6 +33,9 @@ export interface SimRunOptions {
   readonly nemesisEveryMs?: number;
   readonly timings?: Partial<SimTimings>;
   readonly workload?: Partial<WorkloadOptions>;
+  /** 'kv' (default), 'models' (model-workload.ts) or 'both'; each workload runs `ops` operations. */
+  readonly workloadKind?: WorkloadKind;
+  readonly models?: Partial<ModelWorkloadOptions>;
   readonly onEvent?: (e: TimelineEvent) => void;
   /** Simulated time limit for the liveness phase (ms). */
   readonly livenessLimitMs?: number;
@@ -60,6 +68,8 @@ export interface SimRunResult {
   readonly failoverMs: number[];
   /** Snapshots installed by followers (sent by a leader). */
   readonly snapshotsInstalled: number;
+  /** What the model workload did, when it ran. */
+  readonly models?: ModelWorkloadStats;
 }
 
 export function runSimulation(o: SimRunOptions): SimRunResult {
@@ -93,6 +103,15 @@ function simulate(o: SimRunOptions, opened: SimCluster[]): SimRunResult {
     ...o.workload,
     leaseReads: cluster.timings.leaseReads !== null && (o.workload?.leaseReads ?? DEFAULT_WORKLOAD.leaseReads),
   });
+  const kind = o.workloadKind ?? 'kv';
+  const models = kind === 'kv' ? null : new ModelWorkload(sim, cluster, cluster.checker, random, { ...DEFAULT_MODEL_WORKLOAD, ...o.models });
+  // The kv workload alone drives a default run exactly as before this option existed.
+  const clients: Clients[] = [...(kind === 'models' ? [] : [workload]), ...(models ? [models] : [])];
+  const runClients = (ops: number, strict = false) => {
+    for (const c of clients) c.run(ops, strict);
+  };
+  const idle = () => clients.every((c) => c.idle);
+  const opTimeoutMs = Math.max(...clients.map((c) => c.opts.opTimeoutMs));
   meter = failoverMeter(cluster);
   const nemesis = new Nemesis(sim, cluster, network, random, o.faults, (text) => emit({ at: sim.nowMs(), kind: 'nemesis', detail: text }));
   const electionMs = cluster.timings.tickMs * cluster.timings.electionTick;
@@ -114,10 +133,10 @@ function simulate(o: SimRunOptions, opened: SimCluster[]): SimRunResult {
     emit({ at: sim.nowMs(), kind: 'phase', detail: 'safety phase: faults on' });
     if (o.schedule) nemesis.runSchedule(o.schedule);
     else nemesis.runRandom(o.nemesisEveryMs ?? electionMs);
-    workload.run(safetyOps);
-    const budget = phaseBudget(sim, safetyOps, workload.opts.opTimeoutMs);
-    sim.run({ until: budget.until, maxEvents: budget.events, stopWhen: () => workload.idle });
-    if (!workload.idle) violations.push(`safety phase did not finish within ${budget.events} events / ${budget.until / US_PER_MS} ms: livelock?`);
+    runClients(safetyOps);
+    const budget = phaseBudget(sim, safetyOps * clients.length, opTimeoutMs);
+    sim.run({ until: budget.until, maxEvents: budget.events, stopWhen: idle });
+    if (!idle()) violations.push(`safety phase did not finish within ${budget.events} events / ${budget.until / US_PER_MS} ms: livelock?`);
   });
 
   const livenessLimitUs = (o.livenessLimitMs ?? 60_000) * US_PER_MS;
@@ -126,19 +145,19 @@ function simulate(o: SimRunOptions, opened: SimCluster[]): SimRunResult {
       emit({ at: sim.nowMs(), kind: 'phase', detail: 'liveness phase: everything healed' });
       nemesis.stopAndHeal();
       const deadline = sim.now() + livenessLimitUs;
-      workload.run(o.ops - safetyOps, true);
-      sim.run({ until: deadline, maxEvents: phaseBudget(sim, o.ops - safetyOps, workload.opts.opTimeoutMs).events, stopWhen: () => workload.idle });
-      if (!workload.idle) violations.push(`liveness: operations still pending ${o.livenessLimitMs ?? 60_000} ms after healing`);
+      runClients(o.ops - safetyOps, true);
+      sim.run({ until: deadline, maxEvents: phaseBudget(sim, (o.ops - safetyOps) * clients.length, opTimeoutMs).events, stopWhen: idle });
+      if (!idle()) violations.push(`liveness: operations still pending ${o.livenessLimitMs ?? 60_000} ms after healing`);
       // Converge: every live node applies everything committed.
       const target = cluster.checker.committedIndex;
       const caughtUp = () => cluster.upNodes().every((id) => (cluster.stateMachine(id)?.appliedIndex() ?? 0) >= target);
       sim.run({ until: sim.now() + livenessLimitUs, stopWhen: caughtUp });
-      workload.finalReads();
-      sim.run({ until: sim.now() + livenessLimitUs, stopWhen: () => workload.idle });
+      for (const c of clients) c.finalReads();
+      sim.run({ until: sim.now() + livenessLimitUs, stopWhen: idle });
       cluster.checker.checkCaughtUp(cluster.upNodes(), (id) => cluster.stateMachine(id)?.appliedIndex() ?? 0, target);
       cluster.checker.checkLogMatching(cluster.upNodes());
       cluster.checker.checkAcknowledged();
-      violations.push(...workload.strictFailures);
+      for (const c of clients) violations.push(...c.strictFailures);
     });
   }
   if (violations.length > 0 || cluster.checker.violations.length > 0) violations.push(`node status at the end: ${cluster.describe()}`);
@@ -152,8 +171,8 @@ function simulate(o: SimRunOptions, opened: SimCluster[]): SimRunResult {
   }
   return {
     seed: o.seed,
-    ops: workload.history.filter((e) => e.type === 'invoke').length,
-    acked: workload.acked,
+    ops: workload.history.filter((e) => e.type === 'invoke').length + (models?.invoked ?? 0),
+    acked: workload.acked + (models?.acked ?? 0),
     info: workload.infoCount,
     violations,
     traceHash: trace.hex(),
@@ -165,7 +184,18 @@ function simulate(o: SimRunOptions, opened: SimCluster[]): SimRunResult {
     elections: cluster.checker.elections.length,
     failoverMs: meter.results(),
     snapshotsInstalled,
+    ...(models ? { models: models.stats } : {}),
   };
+}
+
+/** What the runner needs of a client workload (KvWorkload and ModelWorkload both are one). */
+interface Clients {
+  readonly opts: { readonly opTimeoutMs: number };
+  run(ops: number, strict?: boolean): void;
+  readonly idle: boolean;
+  /** After healing and catching up: last reads (and end-state checks) that must succeed. */
+  finalReads(): void;
+  readonly strictFailures: readonly string[];
 }
 
 /**

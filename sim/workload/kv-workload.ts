@@ -45,7 +45,7 @@ export const DEFAULT_WORKLOAD: WorkloadOptions = {
 type F = 'put' | 'get' | 'cas' | 'delete';
 
 /** Back-off ceiling between attempts while there is no leader (ms). */
-const MAX_BACKOFF_MS = 100;
+export const MAX_BACKOFF_MS = 100;
 
 interface Op {
   readonly f: F;

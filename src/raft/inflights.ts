@@ -45,6 +45,12 @@ export class Inflights {
     }
   }
 
+  /** Frees the oldest message (presumed lost), if any. */
+  freeFirstOne(): void {
+    if (this.count === 0) return;
+    this.freeLE(this.indexes[this.start]!);
+  }
+
   full(): boolean {
     return this.count >= this.maxMsgs || this.bytes >= this.maxBytes;
   }

@@ -598,6 +598,10 @@ export class Raft {
     pr.recentActive = true;
     if (m.index > pr.leaseAck) pr.leaseAck = m.index;
     pr.probeSent = false;
+    // A full window whose appends were all lost would never drain: the follower answers
+    // heartbeats but has nothing to acknowledge. Free one slot so an append goes out; if the
+    // follower lacks what precedes it, its rejection moves us back to probing (as etcd does).
+    if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
     if (m.context === '') return;
     const acks = this.readOnly.recvAck(m.from, m.context);
