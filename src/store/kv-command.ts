@@ -98,7 +98,8 @@ const COMPARE_OPS: readonly KvCompareOp[] = ['=', '!=', '<', '>'];
 
 export function encodeCommand(cmd: KvCommand): Uint8Array {
   validateCommand(cmd);
-  const w = new ByteWriter(64);
+  // Chunk puts carry a megabyte: size the buffer once, and hand it over without a copy.
+  const w = new ByteWriter(cmd.op === 'chunkPut' ? cmd.data.length + 256 : 64);
   const tag = opTag(cmd.op);
   w.u8(cmd.session ? tag | HAS_SESSION : tag);
   if (cmd.session) w.string(cmd.session.client).uvarint(cmd.session.seq).uvarint(cmd.session.since ?? 0);
@@ -126,7 +127,7 @@ export function encodeCommand(cmd: KvCommand): Uint8Array {
   if (w.length > MAX_ENTRY_BYTES) {
     throw new TesseraError('ENTRY_TOO_LARGE', `command is ${w.length} bytes, limit ${MAX_ENTRY_BYTES}`);
   }
-  return w.finish();
+  return w.finishOwned();
 }
 
 /** Throws INVALID_ARGUMENT on malformed bytes, and the encode-time errors on invalid contents. */

@@ -156,7 +156,8 @@ export function writeModelBody(w: ByteWriter, cmd: ModelCommand): void {
 export function readModelBody(r: ByteReader, op: ModelCommand['op']): ModelCommand {
   switch (op) {
     case 'chunkPut':
-      return { op, hash: r.fixed(CHUNK_HASH_BYTES), data: r.bytes() };
+      // Log entries are immutable: the chunk may alias the entry instead of copying a megabyte.
+      return { op, hash: r.fixed(CHUNK_HASH_BYTES), data: r.bytesView() };
     case 'commitVersion': {
       const model = r.string();
       const has = r.u8();

@@ -72,6 +72,14 @@ export class ByteWriter {
     return this.buf.slice(0, this.len);
   }
 
+  /**
+   * What was written, without copying it when the buffer is nearly full (a writer sized up
+   * front for a megabyte payload): a view the caller owns; the writer must not be used after.
+   */
+  finishOwned(): Uint8Array {
+    return this.buf.length - this.len <= this.buf.length / 8 ? this.buf.subarray(0, this.len) : this.finish();
+  }
+
   private reserve(n: number): void {
     if (this.len + n <= this.buf.length) return;
     let cap = this.buf.length * 2;
@@ -145,6 +153,15 @@ export class ByteReader {
   fixed(n: number): Uint8Array {
     this.need(n);
     const out = this.buf.slice(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
+  /** Length-prefixed bytes as a view of the input, not a copy: for large payloads of immutable input. */
+  bytesView(): Uint8Array {
+    const n = this.uvarint();
+    this.need(n);
+    const out = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
     return out;
   }
