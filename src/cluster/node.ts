@@ -75,7 +75,7 @@ export class Node {
     fs.mkdirSync(dir, { recursive: true });
     const recorded = readNodeIdentity(dir);
     if (recorded) checkNodeIdentity(dir, recorded, { clusterId, nodeId: id });
-    const logStore = LmdbLogStore.open(path.join(dir, 'log'), { clusterId, nodeId: id });
+    const logStore = LmdbLogStore.open(path.join(dir, 'log'), { clusterId, nodeId: id, asyncCommits: true });
     let stateMachine: LmdbKvStateMachine | null = null;
     let registered = false;
     try {

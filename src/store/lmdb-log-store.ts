@@ -9,6 +9,8 @@
  * transactionSync, which returns only once the commit is durable (lmdb-env.ts). So a write is
  * visible to the synchronous reads as soon as the call returns, as in the memory twin, and
  * durable at the same moment; `done` then runs through the injected `defer`, in call order.
+ * With `asyncCommits`, save() queues its transaction instead and lmdb-js commits it on its
+ * writer thread; reads see it, and `done` runs, once it is durable.
  *
  * Snapshots: only the metadata is kept. The LMDB state machine holds its own durable state (at
  * or past every snapshot index the runtime records), so snapshot() returns the metadata with
@@ -50,6 +52,12 @@ export interface LmdbLogStoreOptions extends StoreIdentity {
    * a microtask.
    */
   readonly defer?: (job: () => void) => void;
+  /**
+   * Commit save()s on lmdb-js's writer thread (durable when acknowledged, as always) instead
+   * of blocking the event loop in each fsync; a node's reads see a write once it committed.
+   * For real nodes; the simulator keeps synchronous commits.
+   */
+  readonly asyncCommits?: boolean;
 }
 
 interface PendingAck {
@@ -70,6 +78,10 @@ export class LmdbLogStore implements LogStore {
   private closed = false;
   /** A commit that failed: the store stops (the log on disk is as before that write). */
   private failure: Error | null = null;
+  /** Asynchronous writes run one after another: each one's checks see the log its predecessor left. */
+  private tail: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private asyncCommits = false;
 
   private constructor(
     private readonly claim: DirectoryClaim,
@@ -103,7 +115,9 @@ export class LmdbLogStore implements LogStore {
       const hard = hsRaw ? decodeHardState(KEY_HARD_STATE, asUint8Array(hsRaw)) : EMPTY_HARD_STATE;
       const snap = snapRaw ? decodeSnapshotMeta(KEY_SNAPSHOT, asUint8Array(snapRaw)) : EMPTY_SNAPSHOT_META;
       const last = recoverLastIndex(entriesDb, snap.index);
-      return new LmdbLogStore(claim, env, entriesDb, metaDb, options.defer ?? queueMicrotask, hard, snap, snapRaw !== undefined, last);
+      const store = new LmdbLogStore(claim, env, entriesDb, metaDb, options.defer ?? queueMicrotask, hard, snap, snapRaw !== undefined, last);
+      store.asyncCommits = options.asyncCommits ?? false;
+      return store;
     } catch (e) {
       if (env) void closeAndRelease(env, claim);
       else claim.release();
@@ -173,26 +187,50 @@ export class LmdbLogStore implements LogStore {
 
   save(hardState: HardState | null, entries: readonly Entry[], done: DurableCallback): void {
     this.checkOpen();
-    // Everything is checked before the transaction, so a refused save writes nothing.
+    if (!this.asyncCommits) {
+      const write = this.planSave(hardState, entries);
+      if (write === null) return this.enqueue(done);
+      return this.commitSync(done, write.write, write.committed);
+    }
+    // Checked now when nothing is queued ahead (a refused save throws at the caller, as in sync
+    // mode), else when its turn comes (then `done` gets the refusal).
+    const planned = this.queued === 0 ? this.planSave(hardState, entries) : undefined;
+    this.runQueued(done, () => {
+      const write = planned === undefined ? this.planSave(hardState, entries) : planned;
+      return write === null ? undefined : this.commitAsync(write.write, write.committed);
+    });
+  }
+
+  /**
+   * Checks a save against the log as it is (so a refused save writes nothing) and encodes it:
+   * the transaction body and what to update once it committed; null if there is nothing to write.
+   */
+  private planSave(hardState: HardState | null, entries: readonly Entry[]): { write: () => void; committed: () => void } | null {
     if (hardState) this.checkHardState(hardState);
     const first = entries[0];
     if (first !== undefined) this.checkAppend(first, entries);
-    if (first === undefined && !hardState) return this.enqueue(done);
+    if (first === undefined && !hardState) return null;
+    // Checksums and copies here, not inside the write transaction.
+    const encoded = entries.map((e) => buf(encodeEntry(e)));
+    const hs = hardState ? buf(encodeHardState(KEY_HARD_STATE, hardState)) : null;
     const oldLast = this.last;
-    this.commit(done, () => {
-      if (first !== undefined) {
-        for (let i = first.index; i <= oldLast; i++) this.entriesDb.removeSync(buf(entryKey(i)));
-        for (const e of entries) this.entriesDb.putSync(buf(entryKey(e.index)), buf(encodeEntry(e)));
-      }
-      if (hardState) this.metaDb.putSync(buf(KEY_HARD_STATE), buf(encodeHardState(KEY_HARD_STATE, hardState)));
-    }, () => {
-      if (first !== undefined) {
-        for (let i = first.index; i <= oldLast; i++) this.terms.delete(i);
-        for (const e of entries) this.terms.set(e.index, e.term);
-        this.last = entries[entries.length - 1]!.index;
-      }
-      if (hardState) this.hard = hardState;
-    });
+    return {
+      write: () => {
+        if (first !== undefined) {
+          for (let i = first.index; i <= oldLast; i++) this.entriesDb.removeSync(buf(entryKey(i)));
+          entries.forEach((e, i) => this.entriesDb.putSync(buf(entryKey(e.index)), encoded[i]!));
+        }
+        if (hs) this.metaDb.putSync(buf(KEY_HARD_STATE), hs);
+      },
+      committed: () => {
+        if (first !== undefined) {
+          for (let i = first.index; i <= oldLast; i++) this.terms.delete(i);
+          for (const e of entries) this.terms.set(e.index, e.term);
+          this.last = entries[entries.length - 1]!.index;
+        }
+        if (hardState) this.hard = hardState;
+      },
+    };
   }
 
   /**
@@ -201,6 +239,21 @@ export class LmdbLogStore implements LogStore {
    */
   saveSnapshot(snapshot: Snapshot, done: DurableCallback): void {
     this.checkOpen();
+    // Snapshots are rare: they commit synchronously, after any asynchronous write still queued.
+    if (this.queued === 0) return this.commitSync(done, ...this.planSnapshot(snapshot));
+    this.runQueued(done, () => {
+      const [write, committed] = this.planSnapshot(snapshot);
+      try {
+        this.env.transactionSync(write);
+      } catch (cause) {
+        this.fail(cause);
+        throw this.failure;
+      }
+      committed();
+    });
+  }
+
+  private planSnapshot(snapshot: Snapshot): [write: () => void, committed: () => void] {
     const { index, term } = snapshot.meta;
     const cur = this.snap;
     assert(
@@ -210,15 +263,18 @@ export class LmdbLogStore implements LogStore {
     const agrees = index <= this.last && this.term(index) === term;
     const dropTo = agrees ? index : this.last;
     const meta = snapshot.meta;
-    this.commit(done, () => {
-      for (let i = cur.index + 1; i <= dropTo; i++) this.entriesDb.removeSync(buf(entryKey(i)));
-      this.metaDb.putSync(buf(KEY_SNAPSHOT), buf(encodeSnapshotMeta(KEY_SNAPSHOT, meta)));
-    }, () => {
-      for (let i = cur.index + 1; i <= dropTo; i++) this.terms.delete(i);
-      this.snap = meta;
-      this.hasSnapshot = true;
-      if (!agrees) this.last = index;
-    });
+    return [
+      () => {
+        for (let i = cur.index + 1; i <= dropTo; i++) this.entriesDb.removeSync(buf(entryKey(i)));
+        this.metaDb.putSync(buf(KEY_SNAPSHOT), buf(encodeSnapshotMeta(KEY_SNAPSHOT, meta)));
+      },
+      () => {
+        for (let i = cur.index + 1; i <= dropTo; i++) this.terms.delete(i);
+        this.snap = meta;
+        this.hasSnapshot = true;
+        if (!agrees) this.last = index;
+      },
+    ];
   }
 
   /** Stops the store: later calls throw CLOSED, pending acknowledgements are dropped. */
@@ -256,19 +312,57 @@ export class LmdbLogStore implements LogStore {
     });
   }
 
-  /** One durable transaction; the cached view changes only if it committed. */
-  private commit(done: DurableCallback, write: () => void, committed: () => void): void {
+  /** One durable transaction, committed before this returns; the cached view changes only if it committed. */
+  private commitSync(done: DurableCallback, write: () => void, committed: () => void): void {
     try {
       this.env.transactionSync(write);
     } catch (cause) {
-      // The transaction aborted, so the disk is as before; but a store that cannot write must
-      // not go on acknowledging later writes as if this one had happened.
-      this.failure = new TesseraError('UNAVAILABLE', `log store write failed: ${String(cause)}`, { cause });
-      this.enqueue(done, this.failure);
-      return;
+      this.fail(cause);
+      return this.enqueue(done, this.failure!);
     }
     committed();
     this.enqueue(done);
+  }
+
+  /** The same, committed (durably) on lmdb-js's writer thread; settles once it has. */
+  private commitAsync(write: () => void, committed: () => void): Promise<void> {
+    return this.env.childTransaction(write).then(
+      () => {
+        if (!this.closed) committed();
+      },
+      (cause: unknown) => {
+        this.fail(cause);
+        throw this.failure;
+      },
+    );
+  }
+
+  /**
+   * The transaction aborted, so the disk is as before; but a store that cannot write must not go
+   * on acknowledging later writes as if this one had happened.
+   */
+  private fail(cause: unknown): void {
+    this.failure ??= new TesseraError('UNAVAILABLE', `log store write failed: ${String(cause)}`, { cause });
+  }
+
+  /**
+   * Runs `op` once every write queued before it has committed, then acknowledges `done` with
+   * its error if any: a refusal (checked then), or the failure that stopped the store.
+   */
+  private runQueued(done: DurableCallback, op: () => Promise<void> | void): void {
+    this.queued++;
+    this.tail = this.tail.then(async () => {
+      let error: Error | undefined;
+      try {
+        if (this.failure) throw this.failure;
+        if (!this.closed) await op();
+      } catch (e) {
+        error = e instanceof Error ? e : new Error(String(e));
+      } finally {
+        this.queued--;
+      }
+      this.enqueue(done, error);
+    });
   }
 
   private enqueue(done: DurableCallback, error?: Error): void {

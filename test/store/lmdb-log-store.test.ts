@@ -10,10 +10,10 @@ import { expectCode } from './sm-harness.ts';
 
 const ID = { clusterId: 'c1', nodeId: 1 };
 
-function harness(defer?: LmdbLogStoreOptions['defer']): () => LogStoreHarness {
+function harness(defer?: LmdbLogStoreOptions['defer'], asyncCommits = false): () => LogStoreHarness {
   return () => {
     const dir = tempDir('tessera-log-');
-    const options = { ...ID, ...(defer ? { defer } : {}) };
+    const options = { ...ID, ...(defer ? { defer } : {}), asyncCommits };
     let store = closeLater(LmdbLogStore.open(dir, options));
     return {
       get store() {
@@ -30,6 +30,7 @@ function harness(defer?: LmdbLogStoreOptions['defer']): () => LogStoreHarness {
 
 describeLogStoreConformance('LmdbLogStore (acknowledged in a microtask)', harness(), { snapshots: 'metadataOnly' });
 describeLogStoreConformance('LmdbLogStore (simulator mode: injected defer, immediate)', harness(immediateDefer), { snapshots: 'metadataOnly' });
+describeLogStoreConformance('LmdbLogStore (asynchronous commits on the writer thread)', harness(undefined, true), { snapshots: 'metadataOnly' });
 
 /** Flips one byte of the stored value of entry `index`, with a raw LMDB handle on the closed store's directory. */
 async function flipEntryByte(dir: string, index: number, at: number): Promise<void> {
