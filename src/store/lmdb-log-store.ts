@@ -39,6 +39,7 @@ import {
   type StoreIdentity,
 } from './lmdb-log-codec.ts';
 import { EMPTY_SNAPSHOT_META } from './memory-log.ts';
+import { RecentEntries } from './recent-entries.ts';
 
 const KEY_HARD_STATE = utf8('hardState');
 const KEY_SNAPSHOT = utf8('snapshot');
@@ -74,6 +75,7 @@ export class LmdbLogStore implements LogStore {
    * than for entries, and an entry may be megabytes to checksum. Entry reads always verify.
    */
   private readonly terms = new Map<number, number>();
+  private readonly recent = new RecentEntries();
   private nextSeq = 1;
   private closed = false;
   /** A commit that failed: the store stops (the log on disk is as before that write). */
@@ -165,6 +167,8 @@ export class LmdbLogStore implements LogStore {
     if (hi > this.last + 1) throw new TesseraError('UNAVAILABLE', `entries(${lo}, ${hi}): last index is ${this.last}`);
     const out: Entry[] = [];
     if (lo === hi) return out;
+    const cached = this.recent.get(lo, hi, maxBytes);
+    if (cached !== null) return cached;
     let bytes = 0;
     let want = lo;
     for (const { key, value } of this.entriesDb.getRange({ start: buf(entryKey(lo)), end: buf(entryKey(hi)) })) {
@@ -227,6 +231,7 @@ export class LmdbLogStore implements LogStore {
           for (let i = first.index; i <= oldLast; i++) this.terms.delete(i);
           for (const e of entries) this.terms.set(e.index, e.term);
           this.last = entries[entries.length - 1]!.index;
+          this.recent.append(entries);
         }
         if (hardState) this.hard = hardState;
       },
@@ -270,6 +275,8 @@ export class LmdbLogStore implements LogStore {
       },
       () => {
         for (let i = cur.index + 1; i <= dropTo; i++) this.terms.delete(i);
+        if (agrees) this.recent.dropThrough(index);
+        else this.recent.clear();
         this.snap = meta;
         this.hasSnapshot = true;
         if (!agrees) this.last = index;
