@@ -6,12 +6,13 @@
  *            chunks; every chunk is fsynced into 3 logs and 3 state machines before the commit
  *   dd       `dd` of the same number of bytes with conv=fdatasync (sequential write, one sync)
  *   load     TensorStore.load of the whole version from a follower (ReadIndex, then parallel
- *            chunk reads with SHA-256 checks into preallocated buffers)
+ *            chunk reads with SHA-256 checks) into preallocated buffers (`into`); loadFresh,
+ *            into buffers it allocates (the first touch of fresh pages costs as much again)
  *   rawRead  LMDB getBinary of the same chunks from that follower's state machine environment
  *
  * ingestRatio = ingestMBps / (ddMBps / 3): three replicas share one disk here. loadRatio =
  * loadMBps / rawLmdbReadMBps. Options: --mb 256, --dir <parent> (default os.tmpdir()), --keep.
- * Last line JSON: {"ingestMBps","ddMBps","ingestRatio","loadMBps","rawLmdbReadMBps","loadRatio"}.
+ * Last line JSON: {"ingestMBps","ddMBps","ingestRatio","loadMBps","loadFreshMBps","rawLmdbReadMBps","loadRatio"}.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -104,9 +105,16 @@ const follower = cluster.ids.find((id) => id !== cluster.leader())!;
 await store.load('bench', { node: follower, names: [model.keys().next().value!] });
 t0 = performance.now();
 const loaded = await store.load('bench', { node: follower });
+const freshS = (performance.now() - t0) / 1000;
+const loadFreshMBps = bytes / MiB / freshS;
+console.log(`load from follower ${follower} into new buffers: ${loaded.tensors.size} tensors in ${freshS.toFixed(2)} s = ${loadFreshMBps.toFixed(1)} MiB/s (first touch of fresh memory included)`);
+// Into preallocated buffers (the load API's `into`), as a training job reloading weights does.
+const into = Object.fromEntries([...loaded.tensors].map(([name, t]) => [name, t.data]));
+t0 = performance.now();
+await store.load('bench', { node: follower, into });
 const loadS = (performance.now() - t0) / 1000;
 const loadMBps = bytes / MiB / loadS;
-console.log(`load from follower ${follower}: ${loaded.tensors.size} tensors in ${loadS.toFixed(2)} s = ${loadMBps.toFixed(1)} MiB/s`);
+console.log(`load from follower ${follower} into preallocated buffers: ${loadS.toFixed(2)} s = ${loadMBps.toFixed(1)} MiB/s`);
 
 // The chunk addresses of the version, then the same reads straight from the follower's LMDB.
 const hashes: Uint8Array[] = [];
@@ -138,6 +146,7 @@ console.log(
     ddMBps: r1(ddAvg),
     ingestRatio: r3(ingestMBps / (ddAvg / 3)),
     loadMBps: r1(loadMBps),
+    loadFreshMBps: r1(loadFreshMBps),
     rawLmdbReadMBps: r1(rawLmdbReadMBps),
     loadRatio: r3(loadMBps / rawLmdbReadMBps),
   }),
