@@ -59,9 +59,13 @@ export class KvSessions {
     private readonly limits: KvLimits,
   ) {}
 
+  /** oldest() within the current batch: undefined = not read yet, null = no session. */
+  private oldestMemo: { client: string; lastIndex: number } | null | undefined = undefined;
+
   begin(): void {
     this.meta = readSessions(this.backend);
     this.dirty = false;
+    this.oldestMemo = undefined;
   }
 
   end(): void {
@@ -112,6 +116,8 @@ export class KvSessions {
     if (oldLastIndex !== state.lastIndex) {
       if (oldLastIndex !== null) this.backend.delete('lru', u64be(oldLastIndex));
       this.backend.put('lru', u64be(state.lastIndex), key);
+      // The new key is the newest; the oldest changes only if it was the one moved (or none was).
+      if (this.oldestMemo === null || this.oldestMemo?.lastIndex === oldLastIndex) this.oldestMemo = undefined;
     }
   }
 
@@ -124,7 +130,13 @@ export class KvSessions {
     return state;
   }
 
+  /** The least recently used session; remembered within a batch, since every entry asks. */
   private oldest(): { client: string; lastIndex: number } | null {
+    if (this.oldestMemo === undefined) this.oldestMemo = this.readOldest();
+    return this.oldestMemo;
+  }
+
+  private readOldest(): { client: string; lastIndex: number } | null {
     const [first] = this.backend.range('lru', new Uint8Array(0), null, 1);
     if (first === undefined) return null;
     const lastIndex = readU64be(first.key);
@@ -133,6 +145,7 @@ export class KvSessions {
   }
 
   private expire(client: string, lastIndex: number): void {
+    this.oldestMemo = undefined;
     const present = this.backend.delete('sessions', utf8(client));
     if (!present) throw new TesseraError('CORRUPTION', `sessions: LRU names unknown client ${client}`);
     this.backend.delete('lru', u64be(lastIndex));
