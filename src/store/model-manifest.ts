@@ -17,7 +17,7 @@ import {
   MAX_TENSORS_PER_VERSION,
 } from './model-limits.ts';
 
-/** Bytes per element of each dtype, by its safetensors name. */
+/** Bytes per element of each dtype, by its safetensors name (in the order safetensors lists them). */
 export const DTYPE_BYTES = Object.freeze({
   F64: 8,
   F32: 4,

@@ -12,6 +12,7 @@
  * F32 rounds a float64 to nearest even (Math.fround), F16 and BF16 round as half.ts does.
  */
 import { TesseraError } from '../errors.ts';
+import { DTYPE_BYTES } from '../store/model-manifest.ts';
 import {
   bf16BitsToF32Bits,
   f16BitsToF32Bits,
@@ -22,21 +23,8 @@ import {
 } from './half.ts';
 import type { Dtype, Tensor } from './tensor.ts';
 
-const BYTES_PER_ELEMENT: Readonly<Record<Dtype, number>> = {
-  F64: 8,
-  F32: 4,
-  F16: 2,
-  BF16: 2,
-  I64: 8,
-  I32: 4,
-  I16: 2,
-  I8: 1,
-  U64: 8,
-  U32: 4,
-  U16: 2,
-  U8: 1,
-  BOOL: 1,
-};
+/** One table for the store (which checks manifests) and the tensor layer. */
+const BYTES_PER_ELEMENT: Readonly<Record<Dtype, number>> = DTYPE_BYTES;
 
 /** Every dtype, in the order safetensors' documentation lists them. */
 export const DTYPES: readonly Dtype[] = Object.freeze(Object.keys(BYTES_PER_ELEMENT) as Dtype[]);

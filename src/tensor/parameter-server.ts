@@ -8,6 +8,7 @@
  * worker's clock (pushes accepted) is part of the record, so a restarted worker resumes at it.
  */
 import { TesseraError } from '../errors.ts';
+import { refusal, timeoutOnly } from './answers.ts';
 import type { KvResult } from '../store/kv-result.ts';
 import type { ParamSync } from '../store/model-command.ts';
 import { paramKey, validateModelName } from '../store/model-keys.ts';
@@ -143,15 +144,7 @@ function snapshotOf(state: ParamState): ParamSnapshot {
   };
 }
 
-function refusal(what: string, res: Exclude<KvResult, { ok: true }>): TesseraError {
-  if (res.reason === 'invalid') return new TesseraError('INVALID_ARGUMENT', `${what}: ${res.message}`);
-  if (res.reason === 'not_found') return new TesseraError('NOT_FOUND', `${what}: no such parameter set`);
-  return new TesseraError('INVARIANT', `${what}: unexpected answer ${res.reason}`);
-}
 
-function timeoutOnly(o: { readonly timeoutMs?: number | undefined }): { readonly timeoutMs?: number } {
-  return o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs };
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

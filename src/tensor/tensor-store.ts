@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { TesseraError } from '../errors.ts';
-import type { KvResult } from '../store/kv-result.ts';
+import { refusal, timeoutOnly } from './answers.ts';
 import { decodeHead, decodeStoredVersion, headKey, validateModelName, validateVersion, versionKey, versionPrefix, type StoredVersion } from '../store/model-keys.ts';
 import { DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES } from '../store/model-limits.ts';
 import { chunkCount, chunkLength, metadataEntries, tensorByteLength, type ManifestTensor, type ModelManifest } from '../store/model-manifest.ts';
@@ -322,9 +322,6 @@ function target(t: ManifestTensor, given: ArrayBufferView | undefined): Uint8Arr
   return new Uint8Array(given.buffer, given.byteOffset, given.byteLength);
 }
 
-function timeoutOnly(o: { readonly timeoutMs?: number | undefined }): { readonly timeoutMs?: number } {
-  return o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs };
-}
 
 function pick(o: TensorReadOptions): TensorReadOptions {
   return { ...(o.node !== undefined && { node: o.node }), ...(o.timeoutMs !== undefined && { timeoutMs: o.timeoutMs }) };
@@ -334,10 +331,6 @@ function notFound(model: string, version: number, name: string): never {
   throw new TesseraError('NOT_FOUND', `model ${model} version ${version} has no tensor ${JSON.stringify(name)}`);
 }
 
-function refusal(what: string, res: Exclude<KvResult, { ok: true }>): TesseraError {
-  if (res.reason === 'invalid') return new TesseraError('INVALID_ARGUMENT', `${what}: ${res.message}`);
-  return new TesseraError('INVARIANT', `${what}: unexpected answer ${res.reason}`);
-}
 
 function sha256(data: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(data).digest());

@@ -79,3 +79,14 @@ export function patternBytes(length: number, salt = 0): Uint8Array {
   for (let i = 0; i < length; i++) out[i] = (i * 31 + (i >>> 8) * 7 + salt) & 0xff;
   return out;
 }
+
+/** Deterministic bytes from an LCG seeded with `seed`, so tests need no randomness. */
+export function pattern(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}

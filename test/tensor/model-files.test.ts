@@ -9,19 +9,11 @@ import { exportSafetensors, importSafetensors, importTfjsWeights } from '../../s
 import { openSafetensors } from '../../src/tensor/safetensors-reader.ts';
 import type { Tensor } from '../../src/tensor/tensor.ts';
 import { TensorStore } from '../../src/tensor/tensor-store.ts';
+import { pattern } from './fixtures.ts';
 import { startCluster, tempDir } from '../cluster/harness.ts';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/fixtures/tfjs');
 
-function pattern(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
 
 const model: Record<string, Tensor> = {
   'encoder.weight': { dtype: 'F32', shape: [300, 1000], data: pattern(1_200_000, 1) },

@@ -10,18 +10,9 @@ import { fromTypedArray, toTypedArray } from '../../src/tensor/dtype.ts';
 import type { Tensor } from '../../src/tensor/tensor.ts';
 import { TensorStore } from '../../src/tensor/tensor-store.ts';
 import { decodeHead, headKey } from '../../src/store/model-keys.ts';
+import { pattern } from './fixtures.ts';
 import { startCluster, tempDir } from '../cluster/harness.ts';
 
-/** Deterministic bytes (an LCG), so tests need no randomness. */
-function pattern(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
 
 const f32 = (shape: number[], seed: number): Tensor => ({ dtype: 'F32', shape, data: pattern(shape.reduce((a, b) => a * b, 1) * 4, seed) });
 
