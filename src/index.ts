@@ -43,3 +43,22 @@ export { writeSafetensors } from './tensor/safetensors-writer.ts';
 export { importTfjs } from './tensor/tfjs-reader.ts';
 export { exportTfjs } from './tensor/tfjs-writer.ts';
 export * from './store/model-limits.ts';
+
+// Over the network: `tessera serve` nodes, the remote client, and the client protocol's limits.
+export { Server, type ServerOptions } from './cluster/server.ts';
+export { jsonLinesLogger, type Logger, type LogLevel, type LogFields } from './cluster/server-log.ts';
+export { connect, type ConnectOptions } from './client/connect.ts';
+export { RemoteClient, type NodeStatusResult } from './client/remote-client.ts';
+export { RemoteEndpoint, type RemoteEndpointOptions } from './client/remote-endpoint.ts';
+export { MAX_QUEUED_REQUESTS } from './client/remote-connection.ts';
+export {
+  DEFAULT_CLUSTER_ID,
+  MAX_CLIENT_FRAME_BYTES,
+  MAX_INFLIGHT_REQUESTS,
+  REQUEST_DEADLINE_MS,
+  MAX_WAIT_APPLIED_MS,
+  MAX_PAGE_BYTES,
+  MAX_CLIENT_CONNECTIONS,
+  MAX_CLIENT_BACKLOG_BYTES,
+  type NodeStatusReport,
+} from './net/tcp/client-protocol.ts';

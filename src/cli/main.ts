@@ -4,6 +4,13 @@ const commands: Record<string, { about: string; run: () => Promise<unknown> }> =
   sim: { about: 'run the deterministic simulator (see `tessera sim --help`)', run: () => import('../../sim/cli.ts') },
   demo: { about: 'data-parallel training on a 3-node cluster, with a leader kill (npm start)', run: () => import('./demo/train.ts') },
   'sim-demo': { about: 'the simulated 5-node timeline demo', run: () => import('../../sim/demo/timeline.ts') },
+  serve: { about: 'run one node of a cluster over TCP (see `tessera serve --help`)', run: () => import('./serve.ts') },
+  put: { about: 'write a key on a running cluster (see `tessera put --help`)', run: () => import('./kv.ts').then((m) => m.run('put')) },
+  get: { about: 'read a key from a running cluster', run: () => import('./kv.ts').then((m) => m.run('get')) },
+  del: { about: 'delete a key on a running cluster', run: () => import('./kv.ts').then((m) => m.run('del')) },
+  range: { about: 'list keys (by prefix) of a running cluster', run: () => import('./kv.ts').then((m) => m.run('range')) },
+  watch: { about: 'print changes under a prefix as JSON lines', run: () => import('./kv.ts').then((m) => m.run('watch')) },
+  status: { about: 'members, leader, term, commit/applied index and follower lag', run: () => import('./kv.ts').then((m) => m.run('status')) },
 };
 
 const [name, ...rest] = process.argv.slice(2);
