@@ -7,8 +7,8 @@
  *
  * One port for peers and clients: the public listener (ClientServer) reads each connection's
  * first frame; a client preamble makes it a client connection, and anything else (a peer's
- * handshake hello) is handed to the TcpNetwork, which listens on a loopback port of its own
- * (see peer-forward.ts for why, and its cost). Both kinds authenticate with the cluster secret
+ * handshake hello) is adopted by the TcpNetwork (its own listener, on a loopback port, is not
+ * given to anyone). Both kinds authenticate with the cluster secret
  * by the same HMAC handshake, on distinct channels. So the address a node's peers dial is also
  * the one its clients are given.
  *
@@ -108,7 +108,7 @@ export class Server {
         secret: o.secret,
         listen: o.listen,
         service: nodeService({ id: o.id, clusterId, current: () => node, members }),
-        peerTarget: { host: INTERNAL_PEER_HOST, port: network.port },
+        adoptPeer: (socket, head) => network.adopt(socket, head),
         log: (e) => log('warn', 'client connection', tcpFields(e)),
         ...(o.clientLimits && { limits: o.clientLimits }),
       });

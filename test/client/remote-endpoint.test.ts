@@ -69,7 +69,7 @@ async function serve(service: ClientService, o: { port?: number; limits?: Partia
     secret: SECRET,
     listen: { host: HOST, port: o.port ?? 0 },
     service,
-    peerTarget: null,
+    adoptPeer: null,
     log: (e) => o.logs?.push(e),
     ...(o.limits && { limits: o.limits }),
   });

@@ -2,9 +2,9 @@
  * A node's public port, shared by clients and peers. Every accepted connection is held until its
  * first frame, which says who is calling: a client preamble (client-protocol.ts) makes it a
  * ClientConnection; anything else is a peer's handshake hello and goes, bytes and all, to the
- * node's TcpNetwork (peer-forward.ts), which judges it exactly as if it had accepted it itself.
+ * node's TcpNetwork (TcpNetwork.adopt), which judges it exactly as if it had accepted it itself.
  *
- *   const server = await ClientServer.create({ nodeId, clusterId, secret, listen, service, peerTarget });
+ *   const server = await ClientServer.create({ nodeId, clusterId, secret, listen, service, adoptPeer });
  *
  * So one address per node serves both (`--listen` is what peers dial and what clients are
  * given), and the secret guards both: a client must pass the same HMAC handshake as a peer.
@@ -24,7 +24,6 @@ import { FrameDecoder } from './frame.ts';
 import { HANDSHAKE_MAX_FRAME_BYTES, MAX_CLUSTER_ID_BYTES } from './handshake-messages.ts';
 import { MIN_SECRET_BYTES } from './handshake.ts';
 import { LogOnce, defaultTcpLog, type TcpLog } from './log-once.ts';
-import { forwardPeer } from './peer-forward.ts';
 import { MAX_LOG_KEYS } from './tcp-tuning.ts';
 import type { PeerAddress } from './tls.ts';
 
@@ -35,8 +34,8 @@ export interface ClientServerOptions {
   /** Where to listen; port 0 picks a free port (see `port`). */
   readonly listen: PeerAddress;
   readonly service: ClientService;
-  /** Where peers' connections go (the node's TcpNetwork listener); null refuses them. */
-  readonly peerTarget: PeerAddress | null;
+  /** Hands a peer's connection (and the bytes read from it) to the node's TcpNetwork; null refuses them. */
+  readonly adoptPeer: ((socket: net.Socket, head: Uint8Array) => void) | null;
   /** Connection trouble, once per (remote, reason). Default: console.warn. */
   readonly log?: TcpLog;
   readonly limits?: Partial<ClientLimits>;
@@ -199,9 +198,9 @@ export class ClientServer {
       return this.refuse(socket, e instanceof TesseraError ? e : new TesseraError('PROTOCOL_ERROR', String(e)));
     }
     if (preamble === null) {
-      if (this.o.peerTarget === null) return this.refuse(socket, new TesseraError('PROTOCOL_ERROR', 'not a client, and this port takes no peers'));
+      if (this.o.adoptPeer === null) return this.refuse(socket, new TesseraError('PROTOCOL_ERROR', 'not a client, and this port takes no peers'));
       this.counters.forwarded++;
-      forwardPeer(socket, Buffer.concat(raw), this.o.peerTarget, (s) => this.track(s));
+      this.o.adoptPeer(socket, Buffer.concat(raw));
       return;
     }
     if (preamble.version !== CLIENT_PROTOCOL_VERSION) {

@@ -74,6 +74,12 @@ export class InboundConnection {
     return this.authenticatedLane;
   }
 
+  /** Bytes read from the socket before this connection took it over, then reading resumes. */
+  replay(head: Uint8Array): void {
+    if (head.length > 0) this.onData(Buffer.from(head.buffer, head.byteOffset, head.byteLength));
+    if (!this.done) this.socket.resume();
+  }
+
   /** Closes the connection without logging (shutdown, or replaced by a newer one). */
   close(): void {
     this.fail(null);

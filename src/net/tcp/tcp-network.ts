@@ -211,7 +211,15 @@ export class TcpNetwork implements Network {
     return link;
   }
 
-  private accept(socket: net.Socket): void {
+  /**
+   * Takes over a peer's connection accepted elsewhere (a port shared with clients), with the
+   * bytes already read from it: it then goes through the same handshake as one accepted here.
+   */
+  adopt(socket: net.Socket, head: Uint8Array): void {
+    this.accept(socket, head);
+  }
+
+  private accept(socket: net.Socket, head?: Uint8Array): void {
     if (this.closing !== null || this.pending.size >= this.tuning.maxPendingHandshakes) {
       this.counters.refused++;
       this.log.report(socket.remoteAddress ?? 'unknown address', new TesseraError('CLOSED', `refused a connection: ${this.closing ? 'closing' : 'too many handshakes in progress'}`));
@@ -231,6 +239,7 @@ export class TcpNetwork implements Network {
       deliver: (m) => this.deliver(m),
     });
     this.pending.add(connection);
+    if (head !== undefined) connection.replay(head);
   }
 
   /** A TLS handshake of an inbound connection failed (Node has already destroyed the socket). */
