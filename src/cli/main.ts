@@ -2,7 +2,7 @@
 const commands: Record<string, { about: string; run: () => Promise<unknown> }> = {
   model: { about: 'import, export, list, inspect and delete models (see `tessera model --help`)', run: () => import('./model.ts') },
   sim: { about: 'run the deterministic simulator (see `tessera sim --help`)', run: () => import('../../sim/cli.ts') },
-  demo: { about: 'data-parallel training on a 3-node cluster, with a leader kill (npm start)', run: () => import('./demo/train.ts') },
+  demo: { about: 'data-parallel training on 3 tessera serve processes, with a leader SIGKILL (npm start)', run: () => import('./demo/train.ts') },
   'sim-demo': { about: 'the simulated 5-node timeline demo', run: () => import('../../sim/demo/timeline.ts') },
   serve: { about: 'run one node of a cluster over TCP (see `tessera serve --help`)', run: () => import('./serve.ts') },
   put: { about: 'write a key on a running cluster (see `tessera put --help`)', run: () => import('./kv.ts').then((m) => m.run('put')) },

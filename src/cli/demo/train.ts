@@ -1,10 +1,11 @@
 /**
- * `npm start`: data-parallel training of a linear regression on a 3-node Tessera cluster.
+ * `npm start`: data-parallel training of a linear regression on a 3-node Tessera cluster of
+ * real `tessera serve` processes, reached over TCP by remote clients.
  *
  * Four workers each hold a quarter of 10,000 synthetic samples; every step each computes the
  * gradient on its shard and pushes it to the parameter server (bsp: the step applies once all
- * four pushed, as one full-batch gradient step). Mid-training the leader is stopped and later
- * restarted; training carries on through the election. Checkpoints are saved as model versions;
+ * four pushed, as one full-batch gradient step). Mid-training the leader's process is killed
+ * (SIGKILL) and later restarted from its directory; training carries on through the election. Checkpoints are saved as model versions;
  * the last is exported to safetensors, imported back and loaded. The run fails unless the
  * trained model's test MSE is within 1% of the closed-form least-squares solution and the
  * reloaded weights are bit-identical to the trained ones.
@@ -13,13 +14,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Cluster } from '../../cluster/cluster.ts';
+import { connect } from '../../client/connect.ts';
+import type { RemoteClient } from '../../client/remote-client.ts';
 import { fromTypedArray, toTypedArray } from '../../tensor/dtype.ts';
 import { exportSafetensors, importSafetensors } from '../../tensor/model-files.ts';
 import { ParameterServer, type ParamSnapshot } from '../../tensor/parameter-server.ts';
 import { TensorStore } from '../../tensor/tensor-store.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
 import { closedForm, gradient, makeDataset, mse, shard, type Dataset, type LinearModel } from './linear-data.ts';
+import { startServers } from './server-processes.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -46,13 +49,20 @@ const train = makeDataset(10_000, TRUTH, 0.1, 1);
 const test = makeDataset(1_000, TRUTH, 0.1, 2);
 const exact = closedForm(train);
 
-log(`starting a 3-node cluster in ${dir}`);
-const cluster = await Cluster.start({ nodes: 3, dir });
-const firstLeader = await leaderWithin(10_000);
-log(`node ${firstLeader} leads (term ${term(firstLeader)})`);
+log(`starting 3 tessera serve processes in ${dir}`);
+const servers = await startServers(dir, 3);
+const clients: RemoteClient[] = [];
+const client = async (): Promise<RemoteClient> => {
+  const c = await connect({ endpoints: servers.endpoints, secret: servers.secret, clusterId: servers.clusterId });
+  clients.push(c);
+  return c;
+};
+const kv = await client();
+const firstLeader = await leaderWithin(15_000);
+log(`node ${firstLeader.id} leads (term ${firstLeader.term}); nodes at ${servers.endpoints.join(', ')}`);
 
-const ps = new ParameterServer(cluster.client());
-const models = new TensorStore(cluster.client());
+const ps = new ParameterServer(kv);
+const models = new TensorStore(kv);
 await ps.init(MODEL, { weight: f32([8], new Array(8).fill(0)), bias: f32([1], [0]) }, { mode: 'bsp', workers: WORKERS }, { replace: true });
 
 let failure: unknown = null;
@@ -61,7 +71,7 @@ let versions = 0;
 const workers = Array.from({ length: WORKERS }, (_, id) => runWorker(id, shard(train, (id * train.samples) / WORKERS, ((id + 1) * train.samples) / WORKERS)));
 await Promise.all([...workers, monitor()]).catch((e: unknown) => (failure = e));
 if (failure !== null) {
-  await cluster.close();
+  await shutdown();
   throw failure;
 }
 
@@ -75,7 +85,7 @@ await exportSafetensors(models, MODEL, file);
 log(`exported version ${saved.version} to ${file} (${fs.statSync(file).size} bytes)`);
 const reimported = await importSafetensors(models, `${MODEL}-restored`, file);
 versions++;
-const reloaded = await models.load(`${MODEL}-restored`, { node: followerOf(cluster.leader()) });
+const reloaded = await models.load(`${MODEL}-restored`, { node: await followerOf((await leaderWithin(15_000)).id) });
 log(`imported it back as ${MODEL}-restored version ${reimported.version} and loaded it from a follower`);
 const same = [...final.tensors].every(([name, t]) => Buffer.from(reloaded.tensors.get(name)!.data).equals(Buffer.from(t.data)));
 
@@ -84,7 +94,7 @@ const exactMse = mse(test, exact);
 const gap = Math.abs(trainedMse - exactMse) / exactMse;
 const storedBytes = (await models.info(MODEL)).versions.reduce((n, v) => n + v.bytes, 0);
 const diskBytes = du(dir);
-await cluster.close();
+await shutdown();
 
 console.log('');
 console.table({
@@ -106,7 +116,7 @@ if (gap >= 0.01 || !same) {
 console.log('ok');
 
 async function runWorker(id: number, data: Dataset): Promise<void> {
-  const worker = new ParameterServer(cluster.client()).worker(MODEL, id);
+  const worker = new ParameterServer(await client()).worker(MODEL, id);
   for (;;) {
     const snap = await worker.pull();
     if (snap.step >= STEPS) return;
@@ -123,7 +133,7 @@ async function monitor(): Promise<void> {
     const snap = await ps.pull(MODEL);
     if (snap.step !== lastPrinted && snap.step % 10 === 0) {
       lastPrinted = snap.step;
-      log(`step ${String(snap.step).padStart(3)}  train MSE ${mse(train, modelOf(snap)).toFixed(6)}  leader ${cluster.leader() || '-'}`);
+      log(`step ${String(snap.step).padStart(3)}  train MSE ${mse(train, modelOf(snap)).toFixed(6)}`);
     }
     if (snap.step < STEPS && Math.floor(snap.step / CHECKPOINT_EVERY) > versions) {
       const v = await models.save(MODEL, snap.tensors, { metadata: { step: String(snap.step) } });
@@ -131,17 +141,18 @@ async function monitor(): Promise<void> {
       log(`checkpoint: step ${snap.step} saved as version ${v.version}`);
     }
     if (stopped === null && snap.step >= KILL_AT) {
-      stopped = cluster.leader();
+      const old = await leaderWithin(15_000);
+      stopped = old.id;
       const t0 = performance.now();
-      await cluster.stopNode(stopped);
-      log(`stopped the leader, node ${stopped}, at step ${snap.step}`);
-      const next = await leaderWithin(15_000);
+      servers.kill(stopped);
+      log(`killed the leader, node ${stopped} (SIGKILL), at step ${snap.step}`);
+      const next = await leaderWithin(15_000, stopped);
       const ms = Math.round(performance.now() - t0);
-      log(`node ${next} leads (term ${term(next)}) after ${ms} ms`);
-      events.push(`node ${stopped} -> node ${next} in ${ms} ms (term ${term(next)})`);
+      log(`node ${next.id} leads (term ${next.term}) after ${ms} ms`);
+      events.push(`node ${stopped} -> node ${next.id} in ${ms} ms (term ${next.term})`);
     }
-    if (stopped !== null && snap.step >= RESTART_AT && !cluster.node(stopped)?.isUp) {
-      await cluster.startNode(stopped);
+    if (stopped !== null && snap.step >= RESTART_AT && !servers.isRunning(stopped)) {
+      await servers.restart(stopped);
       log(`restarted node ${stopped} at step ${snap.step}; it catches up from its log`);
     }
     if (snap.step >= STEPS) return;
@@ -157,22 +168,26 @@ function f32(shape: number[], values: number[]): Tensor {
   return fromTypedArray('F32', shape, values);
 }
 
-async function leaderWithin(ms: number): Promise<number> {
+/** The node that reports itself leader (other than `not`), polled until one does. */
+async function leaderWithin(ms: number, not = 0): Promise<{ id: number; term: number }> {
   const deadline = performance.now() + ms;
   for (;;) {
-    const id = cluster.leader();
-    if (id !== 0) return id;
+    const reports = await kv.nodeStatus(500);
+    const leader = reports.find((r) => r.status?.role === 'leader' && r.id !== not);
+    if (leader) return { id: leader.id, term: leader.status!.term };
     if (performance.now() > deadline) throw new Error(`no leader within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
-function term(id: number): number {
-  return cluster.node(id)?.status().term ?? 0;
+async function followerOf(leader: number): Promise<number> {
+  const reports = await kv.nodeStatus(500);
+  return reports.find((r) => r.id !== leader && r.status !== null)?.id ?? leader;
 }
 
-function followerOf(leader: number): number {
-  return cluster.ids.find((id) => id !== leader && cluster.node(id)?.isUp) ?? leader;
+async function shutdown(): Promise<void> {
+  await Promise.all(clients.map((c) => c.close()));
+  await servers.close();
 }
 
 function du(p: string): number {
