@@ -27,6 +27,8 @@ export interface ServeConfig {
   readonly clusterId: string;
   readonly tickMs: number | undefined;
   readonly electionTick: number | undefined;
+  /** Lease reads with this bound on relative clock drift between nodes; undefined: off. */
+  readonly leaseDrift: number | undefined;
   readonly logLevel: LogLevel;
 }
 
@@ -42,10 +44,13 @@ export interface ServeFlags {
   readonly clusterId?: string | undefined;
   readonly tickMs?: string | undefined;
   readonly electionTick?: string | undefined;
+  readonly leaseDrift?: string | undefined;
   readonly logLevel?: string | undefined;
 }
 
-const FIELDS = ['id', 'listen', 'advertise', 'peers', 'dir', 'secretFile', 'clusterId', 'tickMs', 'electionTick', 'logLevel'] as const;
+const FIELDS = ['id', 'listen', 'advertise', 'peers', 'dir', 'secretFile', 'clusterId', 'tickMs', 'electionTick', 'leaseDrift', 'logLevel'] as const;
+/** Beyond this, a lease would be shorter than a tick or two at the default election timeout. */
+export const MAX_LEASE_DRIFT = 0.2;
 type Field = (typeof FIELDS)[number];
 
 const bad = (what: string) => new TesseraError('INVALID_ARGUMENT', what);
@@ -65,6 +70,7 @@ export function resolveServeConfig(flags: ServeFlags): ServeConfig {
   const advertise = pick('advertise');
   const tickMs = pick('tickMs');
   const electionTick = pick('electionTick');
+  const leaseDrift = pick('leaseDrift');
   return {
     id,
     listen: parseAddress(String(required('listen')), { allowPortZero: true }),
@@ -75,8 +81,15 @@ export function resolveServeConfig(flags: ServeFlags): ServeConfig {
     clusterId: String(pick('clusterId') ?? DEFAULT_CLUSTER_ID),
     tickMs: tickMs === undefined ? undefined : positiveInt(tickMs, 'tickMs'),
     electionTick: electionTick === undefined ? undefined : positiveInt(electionTick, 'electionTick'),
+    leaseDrift: leaseDrift === undefined ? undefined : driftBound(leaseDrift),
     logLevel,
   };
+}
+
+function driftBound(v: unknown): number {
+  const n = Number(v);
+  if (!(Number.isFinite(n) && n >= 0 && n <= MAX_LEASE_DRIFT)) throw bad(`--lease-drift must be a number in 0..${MAX_LEASE_DRIFT}, got ${JSON.stringify(v)}`);
+  return n;
 }
 
 function readConfigFile(file: string): Partial<Record<Field, unknown>> {

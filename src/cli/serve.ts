@@ -26,9 +26,11 @@ options:
   --secret-file FILE      the cluster secret: the file's bytes, trimmed, at least 16
   --cluster-id ID         the cluster's name (default tessera); a data dir belongs to one cluster
   --config FILE.json      the same settings as a JSON object (id, listen, advertise, peers, dir,
-                          secretFile, clusterId, tickMs, electionTick, logLevel); flags win
+                          secretFile, clusterId, tickMs, electionTick, leaseDrift, logLevel); flags win
   --tick-ms N             Raft tick (default 100); elections after 10-20 ticks
   --election-tick N       ticks before a follower campaigns (default 10)
+  --lease-drift F         serve lease reads, trusting clocks to drift apart by at most F
+                          (a fraction, e.g. 0.05); off by default: 'lease' reads are refused
   --log-level LEVEL       debug, info (default), warn or error`;
 
 const { values: flags } = parseArgs({
@@ -43,6 +45,7 @@ const { values: flags } = parseArgs({
     'cluster-id': { type: 'string' },
     'tick-ms': { type: 'string' },
     'election-tick': { type: 'string' },
+    'lease-drift': { type: 'string' },
     'log-level': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -68,6 +71,7 @@ try {
     clusterId: flags['cluster-id'],
     tickMs: flags['tick-ms'],
     electionTick: flags['election-tick'],
+    leaseDrift: flags['lease-drift'],
     logLevel: flags['log-level'],
   });
   secret = readSecretFile(config.secretFile);
@@ -115,6 +119,7 @@ try {
     peers: config.peers,
     ...(config.tickMs !== undefined && { tickMs: config.tickMs }),
     ...(config.electionTick !== undefined && { electionTick: config.electionTick }),
+    ...(config.leaseDrift !== undefined && { leaseReads: { maxClockDrift: config.leaseDrift } }),
     log,
     onFatal: () => void stop('node failure', 1),
   });

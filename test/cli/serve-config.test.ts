@@ -40,6 +40,14 @@ describe('serve config', () => {
     expect(() => resolveServeConfig({ ...ok, peers: '127.0.0.1:7002' })).toThrow(/needs an id/);
     expect(() => resolveServeConfig({ ...ok, peers: '2=a:1,2=b:2' })).toThrow(/listed twice/);
     expect(() => resolveServeConfig({ ...ok, logLevel: 'loud' })).toThrow(/--log-level/);
+    expect(() => resolveServeConfig({ ...ok, leaseDrift: '0.5' })).toThrow(/--lease-drift/);
+    expect(() => resolveServeConfig({ ...ok, leaseDrift: 'soon' })).toThrow(/--lease-drift/);
+  });
+
+  it('turns lease reads on only when a drift bound is given', () => {
+    const ok = { id: '1', listen: 'a:1', dir: 'd', secretFile: 's' };
+    expect(resolveServeConfig(ok).leaseDrift).toBeUndefined();
+    expect(resolveServeConfig({ ...ok, leaseDrift: '0.05' }).leaseDrift).toBe(0.05);
   });
 });
 

@@ -103,6 +103,24 @@ describe('remote client against 3 servers', () => {
     }
   });
 
+  it('refuses lease reads unless the servers were started with a drift bound', async () => {
+    await kv.put('lease/k', 'v');
+    await expect(kv.get('lease/k', { consistency: 'lease' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    const leased = await ServerSet.start(3, { leaseReads: { maxClockDrift: 0.05 } });
+    try {
+      await leased.waitForLeader();
+      const c = await client(leased);
+      try {
+        await c.put('lease/k', 'v');
+        expect(await c.getString('lease/k', { consistency: 'lease' })).toBe('v');
+      } finally {
+        await c.close();
+      }
+    } finally {
+      await leased.close();
+    }
+  });
+
   it('refuses a wrong secret', async () => {
     await expect(client(set, set.endpoints, new TextEncoder().encode('not the cluster secret, 32 bytes'))).rejects.toMatchObject({ code: 'AUTH_FAILED' });
   });
