@@ -7,9 +7,9 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { Etcd3 } from 'etcd3';
+import { freePorts } from '../src/net/free-ports.ts';
 
 /** How long the members may take to elect a leader and answer a linearizable get. */
 const HEALTHY_TIMEOUT_MS = 30_000;
@@ -112,16 +112,6 @@ export interface EtcdCluster {
   close(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Starts `members` etcd processes (logs in `dir/etcd-N.log`, data in `dir/etcd-N.data`) and
@@ -130,10 +120,9 @@ export function freePort(): Promise<number> {
  */
 export async function startEtcd(bin: string, dir: string, members = 3): Promise<EtcdCluster> {
   const names = Array.from({ length: members }, (_, i) => `etcd-${i + 1}`);
-  // Distinct ports: ask for all of them while holding none, then check that they are distinct.
-  const ports = new Set<number>();
-  while (ports.size < members * 2) ports.add(await freePort());
-  const [clientPorts, peerPorts] = [[...ports].slice(0, members), [...ports].slice(members)];
+  // Distinct ports: freePorts holds all of its listeners open at once.
+  const ports = await freePorts(members * 2);
+  const [clientPorts, peerPorts] = [ports.slice(0, members), ports.slice(members)];
   const clientUrls = clientPorts.map((p) => `http://127.0.0.1:${p}`);
   const peerUrls = peerPorts.map((p) => `http://127.0.0.1:${p}`);
   const initialCluster = names.map((n, i) => `${n}=${peerUrls[i]}`).join(',');

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePorts } from '../../net/free-ports.ts';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/tessera.mjs');
 /** How long a process may take to start listening (tsx compiles on first start). */
@@ -29,7 +30,7 @@ export async function startServers(dir: string, nodes: number): Promise<ServerPr
   const secretFile = path.join(dir, 'secret');
   fs.writeFileSync(secretFile, secret);
   const ids = Array.from({ length: nodes }, (_, i) => i + 1);
-  const ports = await Promise.all(ids.map(() => freePort()));
+  const ports = await freePorts(nodes);
   const address = (id: number) => `127.0.0.1:${ports[id - 1]}`;
   const procs = new Map<number, ChildProcess>();
   const args = (id: number) => [
@@ -82,16 +83,6 @@ export async function startServers(dir: string, nodes: number): Promise<ServerPr
   };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Resolves once something accepts connections on the port; rejects if the process exits first. */
 async function listening(port: number, p: ChildProcess): Promise<void> {

@@ -24,6 +24,7 @@ import { FrameDecoder } from './frame.ts';
 import { HANDSHAKE_MAX_FRAME_BYTES, MAX_CLUSTER_ID_BYTES } from './handshake-messages.ts';
 import { MIN_SECRET_BYTES } from './handshake.ts';
 import { LogOnce, defaultTcpLog, type TcpLog } from './log-once.ts';
+import { OpenSockets } from './open-sockets.ts';
 import { MAX_LOG_KEYS } from './tcp-tuning.ts';
 import type { PeerAddress } from './tls.ts';
 
@@ -61,8 +62,7 @@ interface Pending {
 export class ClientServer {
   private readonly pending = new Set<Pending>();
   private readonly clients = new Set<ClientConnection>();
-  private readonly sockets = new Set<net.Socket>();
-  private readonly socketClosed = new Map<net.Socket, Promise<void>>();
+  private readonly sockets = new OpenSockets(() => this.closing !== null);
   private readonly log: LogOnce;
   private readonly limits: ClientLimits;
   private listenerClosed: Promise<void> | null = null;
@@ -136,8 +136,7 @@ export class ClientServer {
     this.closing ??= (async () => {
       this.stopAccepting();
       this.closeClients();
-      for (const s of this.sockets) s.destroy();
-      await Promise.all([this.listenerClosed, ...this.socketClosed.values()]);
+      await Promise.all([this.listenerClosed, this.sockets.destroyAll()]);
     })();
     return this.closing;
   }
@@ -243,21 +242,7 @@ export class ClientServer {
   }
 
   private track(socket: net.Socket): void {
-    if (this.sockets.has(socket)) return;
-    this.sockets.add(socket);
-    this.socketClosed.set(
-      socket,
-      new Promise<void>((resolve) =>
-        socket.once('close', () => {
-          this.sockets.delete(socket);
-          this.socketClosed.delete(socket);
-          resolve();
-        }),
-      ),
-    );
-    // Errors are handled by the socket's owner; this listener only guarantees one exists from the start.
-    socket.on('error', () => {});
-    if (this.closing !== null) socket.destroy();
+    this.sockets.track(socket);
   }
 }
 

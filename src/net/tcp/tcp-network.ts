@@ -23,6 +23,7 @@ import { LogOnce, defaultTcpLog, type TcpLog } from './log-once.ts';
 import { encodeMessageFrame } from './message-codec.ts';
 import { PeerLink, type LinkStats } from './peer-link.ts';
 import { DEFAULT_TCP_TUNING, MAX_LOG_KEYS, type TcpTuning } from './tcp-tuning.ts';
+import { OpenSockets } from './open-sockets.ts';
 import { createServer, type PeerAddress, type TcpTlsOptions } from './tls.ts';
 
 export interface TcpNetworkOptions {
@@ -67,8 +68,7 @@ export class TcpNetwork implements Network {
   private readonly links = new Map<string, PeerLink>();
   private readonly inbound = new Map<string, InboundConnection>();
   private readonly pending = new Set<InboundConnection>();
-  private readonly sockets = new Set<net.Socket>();
-  private readonly socketClosed = new Map<net.Socket, Promise<void>>();
+  private readonly sockets = new OpenSockets(() => this.closing !== null);
   private receiver: Receiver | null = null;
   private closing: Promise<void> | null = null;
   private readonly log: LogOnce;
@@ -162,8 +162,7 @@ export class TcpNetwork implements Network {
       const listenerClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
       for (const link of this.links.values()) link.close();
       for (const c of [...this.pending, ...this.inbound.values()]) c.close();
-      for (const s of this.sockets) s.destroy();
-      await Promise.all([listenerClosed, ...this.socketClosed.values()]);
+      await Promise.all([listenerClosed, this.sockets.destroyAll()]);
     })();
     return this.closing;
   }
@@ -282,21 +281,7 @@ export class TcpNetwork implements Network {
   }
 
   private track(socket: net.Socket): void {
-    if (this.sockets.has(socket)) return;
-    this.sockets.add(socket);
-    this.socketClosed.set(
-      socket,
-      new Promise<void>((resolve) =>
-        socket.once('close', () => {
-          this.sockets.delete(socket);
-          this.socketClosed.delete(socket);
-          resolve();
-        }),
-      ),
-    );
-    // Errors are handled by the socket's owner; this listener only guarantees one exists from the start.
-    socket.on('error', () => {});
-    if (this.closing !== null) socket.destroy();
+    this.sockets.track(socket);
   }
 }
 
