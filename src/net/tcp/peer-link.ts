@@ -80,6 +80,8 @@ export class PeerLink {
     this.name = `node ${o.peer}`;
   }
 
+  private pumpScheduled = false;
+
   send(frame: Uint8Array): void {
     if (this.state === 'closed') {
       this.queue.dropped++;
@@ -87,7 +89,20 @@ export class PeerLink {
     }
     this.queue.push(frame);
     if (this.state === 'idle') this.dial();
-    else if (this.state === 'open') this.pump();
+    else if (this.state === 'open') this.schedulePump();
+  }
+
+  /**
+   * The runtime sends a Ready's messages one call each; writing them out at the end of the
+   * current turn, corked, makes them one system call instead of one per frame.
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    queueMicrotask(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
   }
 
   stats(): LinkStats {
@@ -206,12 +221,17 @@ export class PeerLink {
   private pump(): void {
     const socket = this.socket;
     if (this.state !== 'open' || socket === null || this.waitingDrain) return;
-    for (let frame = this.queue.shift(); frame !== undefined; frame = this.queue.shift()) {
-      this.sent++;
-      if (!socket.write(frame)) {
-        this.waitingDrain = true; // respect the socket's backpressure: the rest waits in the bounded queue
-        return;
+    socket.cork();
+    try {
+      for (let frame = this.queue.shift(); frame !== undefined; frame = this.queue.shift()) {
+        this.sent++;
+        if (!socket.write(frame)) {
+          this.waitingDrain = true; // respect the socket's backpressure: the rest waits in the bounded queue
+          return;
+        }
       }
+    } finally {
+      socket.uncork();
     }
   }
 
