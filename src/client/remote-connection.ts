@@ -33,6 +33,7 @@ import { FrameDecoder } from '../net/tcp/frame.ts';
 import { ServerHandshake } from '../net/tcp/handshake.ts';
 import { KEEPALIVE_MS } from '../net/tcp/tcp-tuning.ts';
 import type { PeerAddress } from '../net/tcp/tls.ts';
+import { writeCorked } from '../net/tcp/corked-write.ts';
 
 /** Requests waiting for a slot on the wire; more fail at once. */
 export const MAX_QUEUED_REQUESTS = 4096;
@@ -195,7 +196,7 @@ export class RemoteConnection {
       this.pump();
     }, w.deadlineMs);
     this.waiting.set(w.id, w);
-    this.socket.write(w.frame);
+    writeCorked(this.socket, w.frame);
   }
 
   private pump(): void {

@@ -27,6 +27,7 @@ import { ClientHandshake } from './handshake.ts';
 import type { LogOnce } from './log-once.ts';
 import { trimEvents, trimPage } from './page-budget.ts';
 import { KEEPALIVE_MS } from './tcp-tuning.ts';
+import { writeCorked } from './corked-write.ts';
 
 export interface ClientConnectionOptions {
   readonly self: NodeId;
@@ -182,7 +183,7 @@ export class ClientConnection {
 
   private send(frame: Uint8Array): void {
     if (this.done) return;
-    this.socket.write(frame);
+    writeCorked(this.socket, frame);
     // Responses pile up when the client does not read: stop taking requests until they drain.
     if (!this.paused && this.socket.writableLength > this.o.limits.maxBacklogBytes) {
       this.paused = true;
