@@ -27,6 +27,7 @@ import { LogOnce, defaultTcpLog, type TcpLog } from './log-once.ts';
 import { OpenSockets } from './open-sockets.ts';
 import { MAX_LOG_KEYS } from './tcp-tuning.ts';
 import type { PeerAddress } from './tls.ts';
+import { listenOn } from './listen.ts';
 
 export interface ClientServerOptions {
   readonly nodeId: NodeId;
@@ -84,15 +85,7 @@ export class ClientServer {
     const server = net.createServer();
     const cs = new ClientServer(options, server);
     server.on('connection', (socket) => cs.accept(socket));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: options.listen.host, port: options.listen.port }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const bound = server.address();
-    cs.boundPort = bound !== null && typeof bound !== 'string' ? bound.port : options.listen.port;
+    cs.boundPort = await listenOn(server, options.listen);
     server.on('error', (e) => cs.log.report('listener', new TesseraError('CLOSED', `listener error: ${e.message}`, { cause: e })));
     return cs;
   }

@@ -25,6 +25,7 @@ import { PeerLink, type LinkStats } from './peer-link.ts';
 import { DEFAULT_TCP_TUNING, MAX_LOG_KEYS, type TcpTuning } from './tcp-tuning.ts';
 import { OpenSockets } from './open-sockets.ts';
 import { createServer, type PeerAddress, type TcpTlsOptions } from './tls.ts';
+import { listenOn } from './listen.ts';
 
 export interface TcpNetworkOptions {
   readonly nodeId: NodeId;
@@ -97,15 +98,7 @@ export class TcpNetwork implements Network {
       (error, socket) => network?.tlsFailed(error, socket),
     );
     network = new TcpNetwork(options, tuning, new Uint8Array(options.secret), server);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: options.listen.host, port: options.listen.port }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const bound = server.address();
-    network.boundPort = bound !== null && typeof bound !== 'string' ? bound.port : options.listen.port;
+    network.boundPort = await listenOn(server, options.listen);
     // After listening, a server error (rare: EMFILE on accept) is logged, never thrown.
     server.on('error', (e) => network?.log.report('listener', new TesseraError('CLOSED', `listener error: ${e.message}`, { cause: e })));
     return network;
