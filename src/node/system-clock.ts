@@ -1,6 +1,7 @@
 /**
  * The production Clock: monotonic milliseconds (performance.now, immune to wall-clock steps,
- * which would otherwise fire or starve election timers) and setTimeout.
+ * which would otherwise fire or starve election timers), setTimeout, and setImmediate for a
+ * delay of 0 (setTimeout waits at least 1 ms).
  *
  * The clock owns every timer it hands out, so close() can clear them all at once: a stopped
  * node must not keep the process alive, nor wake up later and touch closed stores.
@@ -17,7 +18,7 @@ export interface SystemClockOptions {
 }
 
 export class SystemClock implements Clock {
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new Set<Timer>();
   private closed = false;
   private readonly onError: (error: unknown) => void;
 
@@ -35,22 +36,22 @@ export class SystemClock implements Clock {
 
   setTimer(delayMs: number, fn: () => void): () => void {
     if (this.closed) return () => {};
-    const timer = setTimeout(
-      () => {
-        this.timers.delete(timer);
-        if (this.closed) return;
-        try {
-          fn();
-        } catch (e) {
-          this.onError(e);
-        }
-      },
-      Math.max(0, delayMs),
-    );
-    this.timers.add(timer);
+    const run = (): void => {
+      this.timers.delete(handle);
+      if (this.closed) return;
+      try {
+        fn();
+      } catch (e) {
+        this.onError(e);
+      }
+    };
+    // setTimeout(0) waits at least a millisecond; "as soon as possible" (the Ready loop's
+    // coalescing of one turn's proposals) must not add that to every write.
+    const handle: Timer = delayMs <= 0 ? { immediate: setImmediate(run) } : { timeout: setTimeout(run, delayMs) };
+    this.timers.add(handle);
     return () => {
-      clearTimeout(timer);
-      this.timers.delete(timer);
+      cancel(handle);
+      this.timers.delete(handle);
     };
   }
 
@@ -62,7 +63,14 @@ export class SystemClock implements Clock {
   /** Cancels every pending timer; later setTimer calls schedule nothing. Idempotent. */
   close(): void {
     this.closed = true;
-    for (const t of this.timers) clearTimeout(t);
+    for (const t of this.timers) cancel(t);
     this.timers.clear();
   }
+}
+
+type Timer = { readonly timeout: NodeJS.Timeout } | { readonly immediate: NodeJS.Immediate };
+
+function cancel(t: Timer): void {
+  if ('timeout' in t) clearTimeout(t.timeout);
+  else clearImmediate(t.immediate);
 }

@@ -28,6 +28,22 @@ describe('SystemClock', () => {
     expect(fired).toBe(0);
   });
 
+  it('runs a 0 ms timer without the 1 ms floor of setTimeout, and cancels it like the others', async () => {
+    const clock = new SystemClock();
+    let cancelledRan = false;
+    clock.setTimer(0, () => (cancelledRan = true))();
+    // 100 chained hops: at least 100 ms if each waited setTimeout's minimum.
+    const t0 = performance.now();
+    await new Promise<void>((resolve) => {
+      let left = 100;
+      const hop = (): void => void (--left === 0 ? resolve() : clock.setTimer(0, hop));
+      clock.setTimer(0, hop);
+    });
+    expect(performance.now() - t0).toBeLessThan(80);
+    expect(cancelledRan).toBe(false);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
   it('hands what a timer throws to onError', async () => {
     const errors: unknown[] = [];
     const clock = new SystemClock({ onError: (e) => errors.push(e) });
