@@ -20,6 +20,11 @@ export interface PhaseResult {
   /** Milliseconds, null when latencies were not recorded. */
   readonly p50Ms: number | null;
   readonly p99Ms: number | null;
+  /**
+   * CPU time of the whole process (every thread, user + system) per op, in microseconds: what
+   * an op costs, which other load on a shared machine disturbs far less than ops/s.
+   */
+  readonly cpuUsPerOp: number;
   readonly firstError: unknown;
 }
 
@@ -35,6 +40,7 @@ export async function closedLoop(
   recordLatency = true,
 ): Promise<PhaseResult> {
   const start = performance.now();
+  const cpu0 = process.cpuUsage();
   const end = start + seconds * 1000;
   const lat: number[] = [];
   let ops = 0;
@@ -55,9 +61,11 @@ export async function closedLoop(
   };
   await Promise.all(Array.from({ length: workers }, (_, w) => loop(w)));
   const took = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuUsPerOp = (cpu.user + cpu.system) / Math.max(1, ops);
   lat.sort((a, b) => a - b);
   const q = (p: number) => (lat.length === 0 ? null : lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]!);
-  return { ops, errors, seconds: took, opsPerSec: ops / took, p50Ms: recordLatency ? q(0.5) : null, p99Ms: recordLatency ? q(0.99) : null, firstError };
+  return { ops, errors, seconds: took, opsPerSec: ops / took, p50Ms: recordLatency ? q(0.5) : null, p99Ms: recordLatency ? q(0.99) : null, cpuUsPerOp, firstError };
 }
 
 /**

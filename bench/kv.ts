@@ -241,11 +241,11 @@ const label: Record<Phase, string> = {
   ideal3: `raw LMDB group commit x 3 envs, ${clients} wr.`,
 };
 console.log('');
-console.log(`${'phase'.padEnd(44)} ${'ops/s'.padStart(10)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)}`);
+console.log(`${'phase'.padEnd(44)} ${'ops/s'.padStart(10)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)} ${'cpu µs/op'.padStart(10)}`);
 for (const p of PHASES) {
   const r = results.get(p);
   if (!r) continue;
-  console.log(`${label[p].padEnd(44)} ${fmtRate(r.opsPerSec).padStart(10)} ${fmtMs(r.p50Ms).padStart(8)} ${fmtMs(r.p99Ms).padStart(8)} ${String(r.errors).padStart(7)}`);
+  console.log(`${label[p].padEnd(44)} ${fmtRate(r.opsPerSec).padStart(10)} ${fmtMs(r.p50Ms).padStart(8)} ${fmtMs(r.p99Ms).padStart(8)} ${String(r.errors).padStart(7)} ${r.cpuUsPerOp.toFixed(0).padStart(10)}`);
 }
 for (const [p, r] of results) if (r.errors > 0) console.log(`  ${p}: first error: ${String(r.firstError)}`);
 

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import type { RootDatabase, Transaction } from 'lmdb';
 import { assert } from '../util/assert.ts';
+import { copyBytes } from '../util/alloc.ts';
 import { asUint8Array } from '../util/bytes.ts';
 import { KV_TABLES, type KvBackend, type KvEntry, type KvSnapshotView, type KvTable } from './kv-backend.ts';
 import { buf, openBinaryDb, openEnv, type BinaryDb } from './lmdb-env.ts';
@@ -128,8 +129,14 @@ export class LmdbKvBackend implements KvBackend {
 }
 
 function get(db: BinaryDb, key: Uint8Array, transaction: Transaction | undefined): Uint8Array | undefined {
-  const v = transaction ? db.get(buf(key), { transaction }) : db.getBinary(buf(key));
-  return v === undefined ? undefined : asUint8Array(v);
+  if (transaction) {
+    const v = db.get(buf(key), { transaction });
+    return v === undefined ? undefined : asUint8Array(v);
+  }
+  // getBinaryFast fills lmdb-js's shared read buffer (valid until its next read): copied out at
+  // once into pooled memory, which is cheaper than getBinary's own fresh copy (see alloc.ts).
+  const v = db.getBinaryFast(buf(key));
+  return v === undefined ? undefined : copyBytes(v, 0, v.length);
 }
 
 function range(db: BinaryDb, start: Uint8Array, end: Uint8Array | null, limit: number, transaction: Transaction | undefined): KvEntry[] {

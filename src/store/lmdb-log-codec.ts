@@ -6,6 +6,7 @@
  */
 import { TesseraError } from '../errors.ts';
 import { EntryType, type Entry, type HardState, type NodeId, type SnapshotMeta } from '../raft/types.ts';
+import { allocBytes } from '../util/alloc.ts';
 import { ByteReader, ByteWriter } from '../util/byte-codec.ts';
 import { crc32c } from '../util/crc32c.ts';
 import { u64be } from '../util/u64be.ts';
@@ -18,15 +19,15 @@ export interface StoreIdentity {
 }
 
 function seal(key: Uint8Array, payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + payload.length);
-  new DataView(out.buffer).setUint32(0, crc32c(payload, crc32c(key)), true);
+  const out = allocBytes(4 + payload.length);
+  putU32le(out, crc32c(payload, crc32c(key)));
   out.set(payload, 4);
   return out;
 }
 
 function unseal(key: Uint8Array, value: Uint8Array, what: string): Uint8Array {
   if (value.length < 4) throw new TesseraError('CORRUPTION', `${what}: ${value.length}-byte record is too short`);
-  const stored = new DataView(value.buffer, value.byteOffset, 4).getUint32(0, true);
+  const stored = (value[0]! | (value[1]! << 8) | (value[2]! << 16)) + value[3]! * 0x1000000;
   const payload = value.subarray(4);
   if (stored !== crc32c(payload, crc32c(key))) throw new TesseraError('CORRUPTION', `${what}: checksum mismatch`);
   return payload;
@@ -35,11 +36,18 @@ function unseal(key: Uint8Array, value: Uint8Array, what: string): Uint8Array {
 export function encodeEntry(e: Entry): Uint8Array {
   // The same bytes as seal(key, header ++ data), built with one copy of the (maybe megabyte) data.
   const header = new ByteWriter(12).uvarint(e.term).u8(e.type).finish();
-  const out = new Uint8Array(4 + header.length + e.data.length);
+  const out = allocBytes(4 + header.length + e.data.length);
   out.set(header, 4);
   out.set(e.data, 4 + header.length);
-  new DataView(out.buffer).setUint32(0, crc32c(out.subarray(4), crc32c(entryKey(e.index))), true);
+  putU32le(out, crc32c(out.subarray(4), crc32c(entryKey(e.index))));
   return out;
+}
+
+function putU32le(b: Uint8Array, n: number): void {
+  b[0] = n & 0xff;
+  b[1] = (n >>> 8) & 0xff;
+  b[2] = (n >>> 16) & 0xff;
+  b[3] = n >>> 24;
 }
 
 export function decodeEntry(index: number, value: Uint8Array): Entry {

@@ -293,9 +293,11 @@ export class LmdbLogStore implements LogStore {
   }
 
   private readEntry(index: number): Entry {
-    const raw = this.entriesDb.getBinary(buf(entryKey(index)));
+    // lmdb-js's shared read buffer, valid until its next read: decodeEntry checks it and copies
+    // the data out before anything else reads.
+    const raw = this.entriesDb.getBinaryFast(buf(entryKey(index)));
     if (raw === undefined) throw new TesseraError('CORRUPTION', `log entry ${index} is missing`);
-    return decodeEntry(index, asUint8Array(raw));
+    return decodeEntry(index, asUint8Array(raw).subarray(0, raw.length));
   }
 
   private checkHardState(hs: HardState): void {

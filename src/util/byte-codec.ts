@@ -5,17 +5,35 @@
  * byte-for-byte across replicas) and so that decoding never trusts a length it has not checked.
  */
 import { TesseraError, type TesseraErrorCode } from '../errors.ts';
+import { copyBytes } from './alloc.ts';
 import { assert } from './assert.ts';
 import { fromUtf8, utf8 } from './bytes.ts';
 
+/**
+ * Scratch buffers that writers borrow and return at finish(), so an encode costs one allocation
+ * (the exact-size result) instead of a buffer, its growth and a trimmed copy. A stack, because
+ * encodes nest (a record inside a session entry); a writer abandoned by a throw just never gives
+ * its scratch back.
+ */
+const SCRATCH_BYTES = 16 * 1024;
+const SCRATCH_KEEP_MAX_BYTES = 1024 * 1024;
+const SCRATCH_POOL_MAX = 8;
+const scratchPool: Uint8Array[] = [];
+
 export class ByteWriter {
   private buf: Uint8Array;
-  private view: DataView;
   private len = 0;
+  private borrowed: boolean;
 
   constructor(initialCapacity = 64) {
-    this.buf = new Uint8Array(Math.max(16, initialCapacity));
-    this.view = new DataView(this.buf.buffer);
+    if (initialCapacity <= SCRATCH_BYTES) {
+      this.buf = scratchPool.pop() ?? new Uint8Array(SCRATCH_BYTES);
+      this.borrowed = true;
+    } else {
+      // Sized up front for a large payload: finishOwned() can hand this buffer out uncopied.
+      this.buf = new Uint8Array(initialCapacity);
+      this.borrowed = false;
+    }
   }
 
   get length(): number {
@@ -32,7 +50,12 @@ export class ByteWriter {
   u32(n: number): this {
     assert(Number.isInteger(n) && n >= 0 && n <= 0xffffffff, () => `u32 out of range: ${n}`);
     this.reserve(4);
-    this.view.setUint32(this.len, n, true);
+    const b = this.buf;
+    const at = this.len;
+    b[at] = n & 0xff;
+    b[at + 1] = (n >>> 8) & 0xff;
+    b[at + 2] = (n >>> 16) & 0xff;
+    b[at + 3] = n >>> 24;
     this.len += 4;
     return this;
   }
@@ -67,9 +90,11 @@ export class ByteWriter {
     return this;
   }
 
-  /** A copy of what was written, exactly sized. */
+  /** A copy of what was written, exactly sized. The writer must not be used after. */
   finish(): Uint8Array {
-    return this.buf.slice(0, this.len);
+    const out = copyBytes(this.buf, 0, this.len);
+    this.release();
+    return out;
   }
 
   /**
@@ -77,32 +102,39 @@ export class ByteWriter {
    * front for a megabyte payload): a view the caller owns; the writer must not be used after.
    */
   finishOwned(): Uint8Array {
-    return this.buf.length - this.len <= this.buf.length / 8 ? this.buf.subarray(0, this.len) : this.finish();
+    if (this.borrowed || this.buf.length - this.len > this.buf.length / 8) return this.finish();
+    return this.buf.subarray(0, this.len);
+  }
+
+  private release(): void {
+    if (this.borrowed && this.buf.length <= SCRATCH_KEEP_MAX_BYTES && scratchPool.length < SCRATCH_POOL_MAX) scratchPool.push(this.buf);
+    this.borrowed = false;
+    this.buf = EMPTY;
+    this.len = 0;
   }
 
   private reserve(n: number): void {
     if (this.len + n <= this.buf.length) return;
-    let cap = this.buf.length * 2;
+    let cap = Math.max(16, this.buf.length * 2);
     while (cap < this.len + n) cap *= 2;
     const next = new Uint8Array(cap);
     next.set(this.buf.subarray(0, this.len));
+    // A borrowed scratch outgrown here stays the writer's; the larger one goes back instead.
     this.buf = next;
-    this.view = new DataView(next.buffer);
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** Reads what ByteWriter wrote. Every malformed input raises `TesseraError(code)` naming `what`. */
 export class ByteReader {
   private pos = 0;
-  private readonly view: DataView;
 
   constructor(
     private readonly buf: Uint8Array,
     private readonly what: string,
     private readonly code: TesseraErrorCode = 'CORRUPTION',
-  ) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
+  ) {}
 
   get remaining(): number {
     return this.buf.length - this.pos;
@@ -115,9 +147,10 @@ export class ByteReader {
 
   u32(): number {
     this.need(4);
-    const n = this.view.getUint32(this.pos, true);
+    const b = this.buf;
+    const at = this.pos;
     this.pos += 4;
-    return n;
+    return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16)) + b[at + 3]! * 0x1000000;
   }
 
   uvarint(): number {
@@ -144,7 +177,7 @@ export class ByteReader {
   bytes(): Uint8Array {
     const n = this.uvarint();
     this.need(n);
-    const out = this.buf.slice(this.pos, this.pos + n);
+    const out = copyBytes(this.buf, this.pos, this.pos + n);
     this.pos += n;
     return out;
   }
@@ -152,7 +185,7 @@ export class ByteReader {
   /** A copy of exactly `n` bytes (a fixed-size field, no length prefix). */
   fixed(n: number): Uint8Array {
     this.need(n);
-    const out = this.buf.slice(this.pos, this.pos + n);
+    const out = copyBytes(this.buf, this.pos, this.pos + n);
     this.pos += n;
     return out;
   }
@@ -168,7 +201,7 @@ export class ByteReader {
 
   /** A copy of every byte not read yet (an unprefixed trailing field), consuming them. */
   rest(): Uint8Array {
-    const out = this.buf.slice(this.pos);
+    const out = copyBytes(this.buf, this.pos);
     this.pos = this.buf.length;
     return out;
   }

@@ -1,4 +1,5 @@
 /** Byte-string helpers: keys and values are raw bytes, compared and ordered as LMDB does. */
+import { allocBytes } from './alloc.ts';
 
 /** Lexicographic unsigned byte order (memcmp, then shorter first), the order LMDB keeps keys in. */
 export function compareBytes(a: Uint8Array, b: Uint8Array): number {
@@ -28,11 +29,13 @@ export function binaryStringToBytes(s: string): Uint8Array {
   return new Uint8Array(Buffer.from(s, 'latin1'));
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 export function utf8(s: string): Uint8Array {
-  return encoder.encode(s);
+  // Buffer.from allocates short strings from Node's pool (see alloc.ts); TextEncoder would give
+  // each its own backing store. A plain Uint8Array view, so slice() still copies.
+  const b = Buffer.from(s, 'utf8');
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /** Throws on invalid UTF-8 rather than substituting U+FFFD, so a decode never silently changes data. */
@@ -66,7 +69,7 @@ export function keySuccessor(key: Uint8Array): Uint8Array {
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   let n = 0;
   for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
+  const out = allocBytes(n);
   let at = 0;
   for (const p of parts) {
     out.set(p, at);

@@ -56,6 +56,31 @@ describe('ByteWriter / ByteReader', () => {
     bytes[1] = 9;
     expect(out[0]).toBe(7);
   });
+
+  it('gives every finished result its own bytes while writers nest, grow and are abandoned', () => {
+    // Writers borrow scratch buffers: a result must never change when later writers reuse one.
+    const outer = new ByteWriter(8).u8(1);
+    const abandoned = new ByteWriter(8).u8(0xee).bytes(new Uint8Array(100).fill(0xee));
+    void abandoned; // never finished: its scratch is never returned
+    const inner = new ByteWriter(8).bytes(new Uint8Array(40_000).fill(2)).finish(); // grows past the scratch
+    const first = outer.bytes(inner.subarray(3, 6)).finish();
+    const results = [first, ...Array.from({ length: 20 }, (_, i) => new ByteWriter().u32(i).bytes(Uint8Array.of(i, i)).finish())];
+    expect(Array.from(first)).toEqual([1, 3, 2, 2, 2]);
+    results.slice(1).forEach((r, i) => expect(Array.from(r)).toEqual([i, 0, 0, 0, 2, i, i]));
+    expect(inner.length).toBe(40_003);
+    expect(inner.subarray(3).every((b) => b === 2)).toBe(true);
+  });
+
+  it('hands a buffer sized up front to finishOwned without a copy, and copies a borrowed one', () => {
+    const big = new ByteWriter(100_000).raw(new Uint8Array(95_000).fill(5));
+    const owned = big.finishOwned();
+    expect(owned.length).toBe(95_000);
+    expect(owned.buffer.byteLength).toBe(100_000);
+    const small = new ByteWriter(16).u8(9).finishOwned();
+    expect(Array.from(small)).toEqual([9]);
+    new ByteWriter(16).u8(1).finish(); // reuses the scratch small came from
+    expect(Array.from(small)).toEqual([9]);
+  });
 });
 
 describe('byte order', () => {
