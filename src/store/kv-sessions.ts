@@ -24,6 +24,14 @@
  *
  * Liveness: a new client with a fresh `since` opens at once unless a session active after that
  * revision expired meanwhile; the refusal carries the horizon, a valid since for a retry.
+ *
+ * The LRU index is lazy: each session has exactly one row `u64be(mark) -> client`, where mark
+ * is a lastIndex the session had (mark <= lastIndex), written when it opened. A command then
+ * rewrites only the session's record; a row is moved to the session's real lastIndex only when
+ * it comes first in the index and its mark says idle (or it is the eviction candidate). Scanning
+ * from the first row and moving stale ones until the first row is up to date finds exactly the
+ * sessions that eager bookkeeping would (every real lastIndex is >= its mark), at a third of the
+ * writes per command. Marks are unique: each is an index at which that session was active.
  */
 import { ByteReader, ByteWriter } from '../util/byte-codec.ts';
 import { fromUtf8, utf8 } from '../util/bytes.ts';
@@ -49,7 +57,7 @@ export type Admission =
 
 const STALE: KvResult = Object.freeze({ ok: false, reason: 'session_stale' });
 
-/** Session table `client -> state` plus an LRU index `u64be(lastIndex) -> client`. */
+/** Session table `client -> state` plus a lazy LRU index `u64be(mark) -> client`. */
 export class KvSessions {
   private meta: SessionsMeta = EMPTY_SESSIONS;
   private dirty = false;
@@ -59,13 +67,13 @@ export class KvSessions {
     private readonly limits: KvLimits,
   ) {}
 
-  /** oldest() within the current batch: undefined = not read yet, null = no session. */
-  private oldestMemo: { client: string; lastIndex: number } | null | undefined = undefined;
+  /** The first LRU row within the current batch: undefined = not read yet, null = no session. */
+  private firstMemo: LruRow | null | undefined = undefined;
 
   begin(): void {
     this.meta = readSessions(this.backend);
     this.dirty = false;
-    this.oldestMemo = undefined;
+    this.firstMemo = undefined;
   }
 
   end(): void {
@@ -75,9 +83,12 @@ export class KvSessions {
   /** Runs before each entry: expires every session idle for more than sessionIdleEntries. */
   expireIdle(index: number): void {
     for (;;) {
-      const oldest = this.oldest();
-      if (oldest === null || oldest.lastIndex + this.limits.sessionIdleEntries >= index) return;
-      this.expire(oldest.client, oldest.lastIndex);
+      const row = this.first();
+      // Every session's real lastIndex is at least its mark: none past this row is idle.
+      if (row === null || row.mark + this.limits.sessionIdleEntries >= index) return;
+      const state = this.loadRow(row);
+      if (state.lastIndex + this.limits.sessionIdleEntries < index) this.expire(row, state);
+      else this.moveToLastIndex(row, state);
     }
   }
 
@@ -87,7 +98,7 @@ export class KvSessions {
     if (current !== null && current.since === since) {
       if (s.seq > current.seq) return { kind: 'run', previous: current };
       // A retry or a stale duplicate is activity of the session too.
-      this.store(s.client, { ...current, lastIndex: index }, current.lastIndex);
+      this.store(utf8(s.client), { ...current, lastIndex: index });
       return { kind: 'answer', result: s.seq === current.seq ? current.result : STALE };
     }
     const expired: KvResult = { ok: false, reason: 'session_expired', horizon: this.meta.horizon };
@@ -95,30 +106,25 @@ export class KvSessions {
     if (s.seq !== 1 || since < this.meta.horizon || since >= index) return { kind: 'answer', result: expired };
     // Opening: a newer session of a known client replaces its old one (whose copies are now
     // refused as older); a new client may push the least recently used session out.
-    if (current === null && this.meta.count >= this.limits.maxSessions) {
-      const oldest = this.oldest();
-      if (oldest === null) throw new TesseraError('CORRUPTION', `sessions: count ${this.meta.count} but LRU index empty`);
-      this.expire(oldest.client, oldest.lastIndex);
-    }
+    if (current === null && this.meta.count >= this.limits.maxSessions) this.evictLeastRecentlyUsed();
     return { kind: 'run', previous: current };
   }
 
   /** Records the result of a command admitted to run at `index`. */
   record(s: KvSession, index: number, previous: SessionState | null, result: KvResult): void {
-    if (previous === null) this.setMeta({ ...this.meta, count: this.meta.count + 1 });
-    this.store(s.client, { since: s.since ?? 0, seq: s.seq, lastIndex: index, result }, previous?.lastIndex ?? null);
+    const key = utf8(s.client);
+    if (previous === null) {
+      this.setMeta({ ...this.meta, count: this.meta.count + 1 });
+      // The newest row: the first one changes only if there was none.
+      this.backend.put('lru', u64be(index), key);
+      if (this.firstMemo === null) this.firstMemo = undefined;
+    }
+    this.store(key, { since: s.since ?? 0, seq: s.seq, lastIndex: index, result });
   }
 
-  private store(client: string, state: SessionState, oldLastIndex: number | null): void {
-    const key = utf8(client);
+  private store(key: Uint8Array, state: SessionState): void {
     const w = new ByteWriter(32).uvarint(state.since).uvarint(state.seq).uvarint(state.lastIndex).bytes(encodeResult(state.result));
     this.backend.put('sessions', key, w.finish());
-    if (oldLastIndex !== state.lastIndex) {
-      if (oldLastIndex !== null) this.backend.delete('lru', u64be(oldLastIndex));
-      this.backend.put('lru', u64be(state.lastIndex), key);
-      // The new key is the newest; the oldest changes only if it was the one moved (or none was).
-      if (this.oldestMemo === null || this.oldestMemo?.lastIndex === oldLastIndex) this.oldestMemo = undefined;
-    }
   }
 
   private load(client: string): SessionState | null {
@@ -130,30 +136,59 @@ export class KvSessions {
     return state;
   }
 
-  /** The least recently used session; remembered within a batch, since every entry asks. */
-  private oldest(): { client: string; lastIndex: number } | null {
-    if (this.oldestMemo === undefined) this.oldestMemo = this.readOldest();
-    return this.oldestMemo;
+  /** The session an LRU row names; a row without one, or marked past it, is corruption. */
+  private loadRow(row: LruRow): SessionState {
+    const state = this.load(row.client);
+    if (state === null) throw new TesseraError('CORRUPTION', `sessions: LRU names unknown client ${row.client}`);
+    if (state.lastIndex < row.mark) throw new TesseraError('CORRUPTION', `sessions: LRU mark ${row.mark} of ${row.client} is past its last index ${state.lastIndex}`);
+    return state;
   }
 
-  private readOldest(): { client: string; lastIndex: number } | null {
+  /** Expires the least recently used session: moves stale rows until the first one is exact. */
+  private evictLeastRecentlyUsed(): void {
+    for (;;) {
+      const row = this.first();
+      if (row === null) throw new TesseraError('CORRUPTION', `sessions: count ${this.meta.count} but LRU index empty`);
+      const state = this.loadRow(row);
+      if (state.lastIndex === row.mark) return this.expire(row, state);
+      this.moveToLastIndex(row, state);
+    }
+  }
+
+  /** The first LRU row; remembered within a batch, since every entry asks. */
+  private first(): LruRow | null {
+    if (this.firstMemo === undefined) this.firstMemo = this.readFirst();
+    return this.firstMemo;
+  }
+
+  private readFirst(): LruRow | null {
     const [first] = this.backend.range('lru', new Uint8Array(0), null, 1);
     if (first === undefined) return null;
-    const lastIndex = readU64be(first.key);
-    if (lastIndex === null || first.key.length !== 8) throw new TesseraError('CORRUPTION', 'sessions: bad LRU key');
-    return { client: fromUtf8(first.value), lastIndex };
+    const mark = readU64be(first.key);
+    if (mark === null || first.key.length !== 8) throw new TesseraError('CORRUPTION', 'sessions: bad LRU key');
+    return { client: fromUtf8(first.value), mark };
   }
 
-  private expire(client: string, lastIndex: number): void {
-    this.oldestMemo = undefined;
-    const present = this.backend.delete('sessions', utf8(client));
-    if (!present) throw new TesseraError('CORRUPTION', `sessions: LRU names unknown client ${client}`);
-    this.backend.delete('lru', u64be(lastIndex));
-    this.setMeta({ count: this.meta.count - 1, horizon: Math.max(this.meta.horizon, lastIndex) });
+  private moveToLastIndex(row: LruRow, state: SessionState): void {
+    this.firstMemo = undefined;
+    this.backend.delete('lru', u64be(row.mark));
+    this.backend.put('lru', u64be(state.lastIndex), utf8(row.client));
+  }
+
+  private expire(row: LruRow, state: SessionState): void {
+    this.firstMemo = undefined;
+    this.backend.delete('sessions', utf8(row.client));
+    this.backend.delete('lru', u64be(row.mark));
+    this.setMeta({ count: this.meta.count - 1, horizon: Math.max(this.meta.horizon, state.lastIndex) });
   }
 
   private setMeta(meta: SessionsMeta): void {
     this.meta = meta;
     this.dirty = true;
   }
+}
+
+interface LruRow {
+  readonly client: string;
+  readonly mark: number;
 }
