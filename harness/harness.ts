@@ -24,7 +24,7 @@ import type { NodeId } from '../src/raft/types.ts';
 import { checkHistory, checkReplicas, describeLost, readReplicas, type LinearizabilityVerdict } from './check.ts';
 import { ClusterProcs } from './cluster-procs.ts';
 import { currentLeader, waitConverged } from './convergence.ts';
-import { faultSchedule, Nemesis, zeroCounts, type FaultCounts, type NemesisTarget } from './nemesis.ts';
+import { describeCounts, faultSchedule, Nemesis, zeroCounts, type FaultCounts, type NemesisTarget } from './nemesis.ts';
 import type { HarnessOptions } from './options.ts';
 import { freePorts, LOOPBACK } from './ports.ts';
 import { ProxyMesh } from './proxy-mesh.ts';
@@ -141,16 +141,15 @@ export class HarnessRun {
         restart: (id) => procs.restart(id),
         pause: (id) => procs.pause(id),
         resume: (id) => procs.resume(id),
-        isolate: (id) => mesh.isolate(id, 'blackhole'),
+        cut: (links) => mesh.cut(links, 'blackhole'),
         heal: () => mesh.heal(),
         leader: () => currentLeader(probe),
       };
-      const nemesis = new Nemesis(schedule, target, say);
+      const nemesis = new Nemesis(schedule, ids, target, say);
       const runEnd = nowMs() + o.seconds * 1000;
       const progress = setInterval(() => {
         const s = workload.stats;
-        const c = nemesis.counts;
-        say(`ops ${s.invoked} ok ${s.ok} fail ${s.fail} info ${s.info}; faults kill ${c.kill} pause ${c.pause} partition ${c.partition}`);
+        say(`ops ${s.invoked} ok ${s.ok} fail ${s.fail} info ${s.info}; faults ${describeCounts(nemesis.counts)}`);
       }, PROGRESS_EVERY_MS);
       try {
         await Promise.all([workload.run(runEnd, signal), nemesis.run(runEnd, signal)]);

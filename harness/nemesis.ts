@@ -2,20 +2,27 @@
  * The harness's nemesis: real faults on real processes, one at a time, drawn from a seed.
  *
  * faultSchedule() is pure: the same options give the same list of steps (kind, node, whether to
- * aim at the leader, quiet gap before, duration), bounded in count (MAX_FAULTS) and in total time
- * (the steps' gaps and durations sum to at most `totalMs`). Nemesis.run() plays it in real time:
+ * aim at the leader, quiet gap before, duration, and for the network faults the shape of the
+ * cut), bounded in count (MAX_FAULTS) and in total time (the steps' gaps and durations sum to at
+ * most `totalMs`). Nemesis.run() plays it in real time:
  * - kill: SIGKILL, down for the duration, then restart with the same directory and flags;
  * - pause: SIGSTOP for the duration, then SIGCONT;
- * - partition: the node is cut off from every peer (proxy-mesh.ts) for the duration, then healed.
- * Each fault is undone before the next begins, so at most one node is down, paused or cut off at
- * any time and a cluster of 3 or more keeps a quorum apart from elections. What actually happens
- * (which node was the leader, restart times) depends on the running cluster; the schedule does not.
+ * - partition, oneway, bridge: the directed peer links that cuts.ts plans for the step are cut
+ *   (proxy-mesh.ts) for the duration, then every link is healed. partition cuts the node off both
+ *   ways; oneway cuts one direction between it and some or all of the others; bridge splits the
+ *   cluster into two sides that reach each other only through one bridge node.
+ * Each fault is undone before the next begins, so at most one node is down or paused, or one cut
+ * is in force, at any time; every cut leaves a majority connected both ways, so a cluster of 3 or
+ * more keeps a quorum apart from elections. What actually happens (which node was the leader,
+ * restart times, hence which links a step aimed at the leader cuts) depends on the running
+ * cluster; the schedule does not.
  */
 import { SeededRandom } from '../sim/core/random.ts';
 import type { NodeId } from '../src/raft/types.ts';
+import { drawCutShape, LINK_FAULT_KINDS, planCut, type CutShape, type Link, type LinkFaultKind } from './cuts.ts';
 import { nowMs, sleep } from './time.ts';
 
-export const FAULT_KINDS = ['kill', 'pause', 'partition'] as const;
+export const FAULT_KINDS = ['kill', 'pause', 'partition', 'oneway', 'bridge'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** Most steps in one schedule, however long the run. */
@@ -36,6 +43,8 @@ export interface FaultStep {
   readonly atLeader: boolean;
   readonly gapMs: number;
   readonly durationMs: number;
+  /** partition, oneway and bridge: which links to cut, once the node is known (cuts.ts). */
+  readonly shape?: CutShape;
 }
 
 export interface ScheduleOptions {
@@ -70,6 +79,10 @@ export function faultSchedule(o: ScheduleOptions): FaultStep[] {
   if (dur.min < 1) throw new RangeError('durationMs.min must be at least 1 (a step must take time, or the schedule would be unbounded)');
   if (o.kinds.length === 0 || o.ids.length === 0 || !(o.totalMs > 0)) return [];
   const random = new SeededRandom(o.seed).fork('harness-nemesis');
+  // Shapes come from a stream of their own, one shape per step whatever its kind: the main stream
+  // (and so every schedule drawn before oneway and bridge existed) is unchanged, and a step's
+  // shape does not depend on which kinds are enabled.
+  const shapes = new SeededRandom(o.seed).fork('harness-nemesis-cuts');
   const steps: FaultStep[] = [];
   let used = 0;
   while (steps.length < MAX_FAULTS) {
@@ -79,9 +92,10 @@ export function faultSchedule(o: ScheduleOptions): FaultStep[] {
     const atLeader = random.chance(leaderChance);
     const gapMs = random.range(gap.min, gap.max);
     const durationMs = random.range(dur.min, dur.max);
+    const shape = drawCutShape(shapes, o.ids.length);
     if (used + gapMs + durationMs > o.totalMs) break;
     used += gapMs + durationMs;
-    steps.push({ kind, node, atLeader, gapMs, durationMs });
+    steps.push(isLinkFault(kind) ? { kind, node, atLeader, gapMs, durationMs, shape } : { kind, node, atLeader, gapMs, durationMs });
   }
   return steps;
 }
@@ -92,7 +106,9 @@ export interface NemesisTarget {
   restart(id: NodeId): Promise<void>;
   pause(id: NodeId): void;
   resume(id: NodeId): void;
-  isolate(id: NodeId): void;
+  /** Cuts exactly these directed peer links (both ways needs both links). */
+  cut(links: readonly Link[]): void;
+  /** Restores every link. */
   heal(): void;
   /** The node that leads now, 0 if unknown (asked at the start of a step aimed at the leader). */
   leader(): Promise<NodeId>;
@@ -102,6 +118,8 @@ export interface AppliedFault {
   readonly kind: FaultKind;
   readonly node: NodeId;
   readonly wasLeader: boolean;
+  /** The links cut (partition, oneway, bridge); empty for kill and pause. */
+  readonly links: readonly Link[];
   /** From the start of run() (ms). */
   readonly atMs: number;
   /** How long the fault was in force, its undoing included (ms). */
@@ -111,7 +129,16 @@ export interface AppliedFault {
 export type FaultCounts = Record<FaultKind, number>;
 
 export function zeroCounts(): FaultCounts {
-  return { kill: 0, pause: 0, partition: 0 };
+  return { kill: 0, pause: 0, partition: 0, oneway: 0, bridge: 0 };
+}
+
+export function isLinkFault(kind: FaultKind): kind is LinkFaultKind {
+  return (LINK_FAULT_KINDS as readonly string[]).includes(kind);
+}
+
+/** "kill 1 pause 0 ..." for progress lines. */
+export function describeCounts(c: FaultCounts): string {
+  return FAULT_KINDS.map((k) => `${k} ${c[k]}`).join(' ');
 }
 
 export class Nemesis {
@@ -120,8 +147,10 @@ export class Nemesis {
   /** Faults that could not be undone (a node that would not restart): the run reports them. */
   readonly problems: string[] = [];
 
+  /** `ids`: the cluster's nodes, which the network faults' links are planned over. */
   constructor(
     private readonly steps: readonly FaultStep[],
+    private readonly ids: readonly NodeId[],
     private readonly target: NemesisTarget,
     private readonly log: (line: string) => void = () => {},
   ) {}
@@ -140,14 +169,37 @@ export class Nemesis {
       let wasLeader = false;
       if (step.atLeader) {
         const leader = await this.target.leader().catch(() => 0);
-        if (leader !== 0) [node, wasLeader] = [leader, true];
+        if (leader !== 0 && this.ids.includes(leader)) [node, wasLeader] = [leader, true];
       }
       if (signal?.aborted || deadline - nowMs() < MIN_FAULT_MS) return;
+      let links: readonly Link[] = [];
+      let detail = '';
+      if (isLinkFault(step.kind)) {
+        if (step.shape === undefined) {
+          this.problems.push(`${step.kind} step without a cut shape`);
+          return;
+        }
+        let plan;
+        try {
+          plan = planCut(step.kind, node, this.ids, step.shape);
+        } catch (e) {
+          // A schedule drawn for other ids: a harness bug, reported rather than thrown.
+          this.problems.push(`could not plan ${step.kind} node ${node}: ${(e as Error).message}`);
+          return;
+        }
+        if (plan.links.length === 0) {
+          // Nothing to cut (a bridge needs 3 nodes, a partition 2): not a fault, so not counted.
+          this.log(`nemesis: ${step.kind} node ${node} skipped: ${plan.text}`);
+          continue;
+        }
+        links = plan.links;
+        detail = `: ${plan.text}`;
+      }
       const atMs = nowMs() - start;
-      const what = `${step.kind} node ${node}${wasLeader ? ' (leader)' : ''} for ${step.durationMs} ms`;
+      const what = `${step.kind} node ${node}${wasLeader ? ' (leader)' : ''} for ${step.durationMs} ms${detail}`;
       this.log(`nemesis: ${what}`);
       try {
-        await this.apply(step.kind, node);
+        await this.apply(step.kind, node, links);
       } catch (e) {
         this.problems.push(`could not ${step.kind} node ${node}: ${(e as Error).message}`);
         return;
@@ -160,20 +212,22 @@ export class Nemesis {
         this.problems.push(`could not undo ${what}: ${(e as Error).message}`);
         return;
       } finally {
-        this.applied.push({ kind: step.kind, node, wasLeader, atMs: Math.round(atMs), heldMs: Math.round(nowMs() - start - atMs) });
+        this.applied.push({ kind: step.kind, node, wasLeader, links, atMs: Math.round(atMs), heldMs: Math.round(nowMs() - start - atMs) });
       }
       this.log(`nemesis: ${step.kind} node ${node} undone`);
     }
   }
 
-  private async apply(kind: FaultKind, node: NodeId): Promise<void> {
+  private async apply(kind: FaultKind, node: NodeId, links: readonly Link[]): Promise<void> {
     switch (kind) {
       case 'kill':
         return this.target.kill(node);
       case 'pause':
         return this.target.pause(node);
       case 'partition':
-        return this.target.isolate(node);
+      case 'oneway':
+      case 'bridge':
+        return this.target.cut(links);
     }
   }
 
@@ -184,6 +238,8 @@ export class Nemesis {
       case 'pause':
         return this.target.resume(node);
       case 'partition':
+      case 'oneway':
+      case 'bridge':
         return this.target.heal();
     }
   }

@@ -10,7 +10,10 @@ record a history, injects real faults, then heals, waits for convergence and che
 options:
   --nodes N          cluster size (default 3; 1..9)
   --seconds S        how long clients and faults run (default 60; 1..3600)
-  --nemesis LIST     comma list of kill, pause, partition; or all, none (default all)
+  --nemesis LIST     comma list of kill, pause, partition, oneway, bridge; or all, none
+                     (default all). partition cuts a node off both ways; oneway cuts one
+                     direction between a node and some or all of the others; bridge splits the
+                     nodes into two sides that reach each other only through one bridge node
   --seed N           seeds the fault schedule and the clients' choices (default 1)
   --clients K        concurrent client processes (default 6; 1..64)
   --keys N           keys the clients work on (default 5; 1..1000)

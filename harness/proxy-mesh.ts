@@ -1,13 +1,15 @@
 /**
  * One LinkProxy per directed pair of nodes (N*(N-1) of them): node i reaches node j only through
  * the proxy of i->j, because the `--peers` list the harness gives node i names that proxy as j's
- * address. Isolating a node cuts every link into and out of it; heal() restores them all.
+ * address. cut() partitions any set of directed links (cuts.ts plans them: a node isolated both
+ * ways, one direction only, a bridge); isolate() is the both-ways case; heal() restores them all.
  *
  * Clients do not go through the mesh: they connect to each node's own port. So an isolated node
  * still hears from clients, which is the interesting case: a deposed leader or a cut-off follower
  * that is asked to serve reads and writes it must not answer on its own.
  */
 import type { NodeId } from '../src/raft/types.ts';
+import type { Link } from './cuts.ts';
 import { LinkProxy, type PartitionMode, type Target } from './proxy.ts';
 import { LOOPBACK } from './ports.ts';
 
@@ -48,13 +50,25 @@ export class ProxyMesh {
       .join(',');
   }
 
+  /**
+   * Partitions exactly the proxies of `links` (each carries one direction only); the others keep
+   * forwarding. Every link is checked before any is cut, so an unknown one changes nothing.
+   */
+  cut(links: readonly Link[], mode: PartitionMode = 'blackhole'): void {
+    const proxies = links.map((l) => this.link(l.from, l.to));
+    for (const p of proxies) p.partition(mode);
+  }
+
   /** Cuts `id` off from every other node, both ways. */
   isolate(id: NodeId, mode: PartitionMode = 'blackhole'): void {
-    for (const other of this.ids) {
-      if (other === id) continue;
-      this.link(id, other).partition(mode);
-      this.link(other, id).partition(mode);
-    }
+    this.cut(this.ids.filter((o) => o !== id).flatMap((o) => [{ from: id, to: o }, { from: o, to: id }]), mode);
+  }
+
+  /** The links partitioned now, sorted by (from, to). */
+  cutLinks(): Link[] {
+    const out: Link[] = [];
+    for (const from of this.ids) for (const to of this.ids) if (from !== to && this.link(from, to).partitioned !== null) out.push({ from, to });
+    return out.sort((a, b) => a.from - b.from || a.to - b.to);
   }
 
   /** Nodes currently cut off (both ways from every other node). */

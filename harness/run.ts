@@ -12,6 +12,7 @@
  * seconds plus every phase's budget).
  */
 import { hardDeadlineMs, HarnessRun, type HarnessSummary } from './harness.ts';
+import { describeCounts, zeroCounts } from './nemesis.ts';
 import { parseHarnessArgs, USAGE, UsageError, type ParsedArgs } from './options.ts';
 
 export type ExitCode = 0 | 1 | 2;
@@ -35,7 +36,7 @@ function die(why: string): never {
   console.error(`harness: ${why}`);
   run.killAllSync();
   if (run.directory !== '') console.error(`harness: the run's directory is left at ${run.directory}`);
-  const summary: HarnessSummary = { ops: 0, acked: 0, lost: 0, violations: 0, faults: { kill: 0, pause: 0, partition: 0 } };
+  const summary: HarnessSummary = { ops: 0, acked: 0, lost: 0, violations: 0, faults: zeroCounts() };
   console.log(JSON.stringify(summary));
   process.exit(2);
 }
@@ -59,7 +60,7 @@ clearTimeout(hard);
 
 const s = result.summary;
 console.log('');
-console.log(`summary: ${s.ops} ops, ${s.acked} acknowledged writes, faults kill ${s.faults.kill} pause ${s.faults.pause} partition ${s.faults.partition}, wall ${(result.wallMs / 1000).toFixed(1)} s`);
+console.log(`summary: ${s.ops} ops, ${s.acked} acknowledged writes, faults ${describeCounts(s.faults)}, wall ${(result.wallMs / 1000).toFixed(1)} s`);
 for (const p of result.problems) console.log(`  ${p}`);
 if (result.undecided !== null) console.log(`  undecided: ${result.undecided}`);
 const code: ExitCode = s.violations > 0 || s.lost > 0 ? 1 : result.undecided !== null ? 2 : 0;

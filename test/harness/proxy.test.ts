@@ -1,12 +1,14 @@
 /**
  * The harness's link proxy and mesh: bytes are forwarded both ways with backpressure (the proxy
  * never holds more than its bound), partition() cuts live connections and black-holes or refuses
- * new ones, heal() frees the held ones and forwards again; the mesh isolates one node both ways.
+ * new ones, heal() frees the held ones and forwards again; the mesh isolates one node both ways
+ * and cuts exactly the directed links it is given (one direction only, or a bridge).
  */
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePorts, LOOPBACK } from '../../harness/ports.ts';
 import { LinkProxy, MAX_HELD_CONNECTIONS, PROXY_BUFFER_LIMIT_BYTES } from '../../harness/proxy.ts';
+import { planCut } from '../../harness/cuts.ts';
 import { ProxyMesh } from '../../harness/proxy-mesh.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -202,5 +204,60 @@ describe('ProxyMesh', () => {
     mesh.heal();
     expect(mesh.isolated()).toEqual([]);
     for (const [a, b] of [[1, 2], [2, 1], [2, 3], [3, 2]] as const) expect(await works(a, b)).toBe(true);
+  });
+
+  /** A mesh of echo targets, and probes of one directed link through its proxy. */
+  async function meshOf(ids: number[]) {
+    const targets = new Map<number, Awaited<ReturnType<typeof target>>>();
+    for (const id of ids) targets.set(id, await target());
+    const mesh = await ProxyMesh.start(ids, (id) => ({ host: LOOPBACK, port: targets.get(id)!.port }));
+    cleanups.push(() => mesh.close());
+    // A forwarding link echoes at once; the generous wait only matters on a loaded machine.
+    const passes = async (from: number, to: number): Promise<boolean> => {
+      const s = dial(mesh.link(from, to).port);
+      return Promise.race([roundTrip(s, Buffer.from('x')).then(() => true, () => false), sleep(5_000).then(() => false)]).finally(() => s.destroy());
+    };
+    // A cut link never echoes, so a short look suffices: it cannot pass by being slow.
+    const blocked = async (from: number, to: number): Promise<boolean> => {
+      const s = dial(mesh.link(from, to).port);
+      return Promise.race([roundTrip(s, Buffer.from('x')).then(() => false, () => true), sleep(300).then(() => true)]).finally(() => s.destroy());
+    };
+    return { mesh, passes, blocked };
+  }
+
+  it('a one-way cut drops exactly one direction: the reverse link keeps its live connection and takes new ones', async () => {
+    const { mesh, passes, blocked } = await meshOf([1, 2, 3]);
+    // Live connections on both directions of the pair, before the cut.
+    const there = dial(mesh.link(1, 2).port);
+    const back = dial(mesh.link(2, 1).port);
+    expect((await roundTrip(there, Buffer.from('a'))).toString()).toBe('a');
+    expect((await roundTrip(back, Buffer.from('b'))).toString()).toBe('b');
+
+    mesh.cut([{ from: 1, to: 2 }]);
+    expect(mesh.cutLinks()).toEqual([{ from: 1, to: 2 }]);
+    expect(mesh.isolated()).toEqual([]);
+    await closed(there); // 1's messages to 2 in flight are lost
+    expect(back.destroyed).toBe(false);
+    expect((await roundTrip(back, Buffer.from('still'))).toString()).toBe('still'); // 2's messages to 1 still flow, on the same connection
+    expect(await blocked(1, 2)).toBe(true);
+    for (const [a, b] of [[2, 1], [1, 3], [3, 1], [2, 3], [3, 2]] as const) expect(await passes(a, b), `${a}->${b}`).toBe(true);
+
+    mesh.heal();
+    expect(mesh.cutLinks()).toEqual([]);
+    expect(await passes(1, 2)).toBe(true);
+  });
+
+  it('cuts the links a plan names and no others: a 5-node bridge', async () => {
+    const ids = [1, 2, 3, 4, 5];
+    const { mesh, passes, blocked } = await meshOf(ids);
+    const plan = planCut('bridge', 3, ids, { inbound: false, peers: 4, order: [3, 1, 0, 2] }); // {2,3} | 5 | {1,4}
+    mesh.cut(plan.links);
+    expect(mesh.cutLinks()).toEqual(plan.links);
+    const isCut = (a: number, b: number) => plan.links.some((l) => l.from === a && l.to === b);
+    const pairs = ids.flatMap((a) => ids.filter((b) => b !== a).map((b) => [a, b] as const));
+    const seen = await Promise.all(pairs.map(async ([a, b]) => `${a}->${b} ${(isCut(a, b) ? await blocked(a, b) : !(await passes(a, b))) ? 'cut' : 'forwards'}`));
+    expect(seen).toEqual(pairs.map(([a, b]) => `${a}->${b} ${isCut(a, b) ? 'cut' : 'forwards'}`));
+    expect(() => mesh.cut([{ from: 1, to: 2 }, { from: 1, to: 9 }])).toThrow(/no proxy for 1->9/);
+    expect(mesh.cutLinks()).toEqual(plan.links); // nothing was cut by the refused call
   });
 });
