@@ -80,7 +80,7 @@ export class Node {
     let registered = false;
     try {
       if (!recorded) writeNodeIdentity(dir, { clusterId, nodeId: id });
-      stateMachine = LmdbKvStateMachine.open(path.join(dir, 'state'), { asyncCommits: true, ...(options.kvLimits && { limits: options.kvLimits }) });
+      stateMachine = LmdbKvStateMachine.open(path.join(dir, 'state'), { asyncCommits: true, lazyMetaSync: true, ...(options.kvLimits && { limits: options.kvLimits }) });
       let node: Node | null = null;
       const fatal = (e: unknown) => node?.fail(e);
       const clock = new SystemClock({ onError: fatal });

@@ -122,6 +122,12 @@ export interface StateMachine {
    * commit before it installs a snapshot (restore, or finish() of a streamed one).
    */
   readonly applyAsync?: (entries: readonly Entry[], onResults: (results: ApplyResult[]) => void, onApplied: (error?: Error) => void) => void;
+  /**
+   * Optional: makes every committed batch durable, for state machines whose commits may become
+   * durable only later (they must never be durable out of order). The runtime calls it before it
+   * compacts the log up to appliedIndex(): from then on the log cannot replay what a crash undid.
+   */
+  makeDurable?(): void;
   /** An image of the state at appliedIndex(). */
   snapshot(): Uint8Array;
   /** Replaces the whole state with a snapshot image taken at meta.index. */

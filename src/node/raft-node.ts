@@ -168,6 +168,7 @@ export class RaftNode {
     const inLog = applied >= first && applied <= this.logStore.lastIndex() && this.logStore.term(applied) === sm.appliedTerm();
     if (applied > first - 1 && !inLog && applied > this.logStore.initialState().hardState.commit) {
       const meta = { index: applied, term: sm.appliedTerm(), conf: snap?.meta.conf ?? { voters: [...voters], learners: [] } };
+      sm.makeDurable?.(); // what we read at open may not have reached the disk yet
       this.logStore.saveSnapshot(this.snapshotFor(meta), (err) => {
         if (err) this.fail(err);
       });
@@ -491,6 +492,8 @@ export class RaftNode {
     if (applied - this.lastSnapshotIndex < this.snapshotEvery) return;
     const snap = this.snapshotFor({ index: applied, term: this.stateMachine.appliedTerm(), conf: this.raft.confState() });
     this.lastSnapshotIndex = applied;
+    // Saving the snapshot compacts the log up to `applied`: the state must not be able to fall back below it.
+    this.stateMachine.makeDurable?.();
     this.logStore.saveSnapshot(snap, (err) => {
       if (err && !this.stopped) this.fail(err);
     });

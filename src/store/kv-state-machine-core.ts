@@ -24,6 +24,8 @@ export interface KvStorage {
   newRestoreTarget(): KvRestoreTarget;
   /** Backends commit apply batches off the event loop (KvBackend.batchAsync). */
   readonly asyncCommits?: boolean;
+  /** Present when commits may become durable only later: makes every committed batch durable now. */
+  makeDurable?(): void;
   close(): Promise<void>;
 }
 
@@ -47,6 +49,12 @@ export class KvStateMachineCore implements KvStateMachine {
   ) {
     this.current();
     if (storage.asyncCommits) this.applyAsync = (entries, onResults, onApplied) => this.applyOffLoop(entries, onResults, onApplied);
+  }
+
+  /** Makes every committed batch durable: the runtime calls it before compacting the log (StateMachine.makeDurable). */
+  makeDurable(): void {
+    assert(!this.closed, 'state machine is closed');
+    this.storage.makeDurable?.();
   }
 
   /** Runs `fn` once every applyAsync batch so far has committed (at once if none is pending). */

@@ -19,14 +19,37 @@ import { TesseraError } from '../errors.ts';
 
 export type BinaryDb = Database<Buffer, Uint8Array>;
 
-export function openEnv(dir: string): RootDatabase {
+export interface EnvOptions {
+  /**
+   * MDB_NOMETASYNC: a commit fdatasyncs its data pages but writes the meta page without the
+   * O_DSYNC flush, which the next commit's fdatasync (or syncEnv) then covers. LMDB keeps its
+   * integrity ("maintains database integrity, but a system crash may undo the last committed
+   * transaction": lmdb.h); it halves the flushes of a commit. Only for state that can be
+   * rebuilt past its last commit (the state machine, from the log), never for the log.
+   */
+  readonly lazyMetaSync?: boolean;
+}
+
+export function openEnv(dir: string, options: EnvOptions = {}): RootDatabase {
   return open({
     path: dir,
     maxDbs: 16,
     // Plain LMDB commits: durable when transactionSync returns, with LMDB's own two-meta-page
     // crash safety, instead of lmdb-js's deferred-flush mode for its async writes.
     overlappingSync: false,
+    ...(options.lazyMetaSync === true && { noMetaSync: true }),
   });
+}
+
+/**
+ * mdb_env_sync(force): everything committed so far is on disk when this returns (the event
+ * loop waits one flush). lmdb-js's public sync() only queues it with a callback; its native
+ * environment (`env`, lmdb-js 3.5.6, pinned) syncs at once when called without one.
+ */
+export function syncEnv(env: RootDatabase): void {
+  const native = (env as unknown as { env?: { sync?: () => void } }).env;
+  if (typeof native?.sync !== 'function') throw new TesseraError('INVARIANT', 'lmdb-js exposes no synchronous environment sync');
+  native.sync();
 }
 
 /** A named table with raw byte keys (LMDB order = memcmp, as compareBytes) and raw values. */

@@ -9,7 +9,7 @@ import { assert } from '../util/assert.ts';
 import { copyBytes } from '../util/alloc.ts';
 import { asUint8Array } from '../util/bytes.ts';
 import { KV_TABLES, type KvBackend, type KvEntry, type KvSnapshotView, type KvTable } from './kv-backend.ts';
-import { buf, openBinaryDb, openEnv, type BinaryDb } from './lmdb-env.ts';
+import { buf, openBinaryDb, openEnv, syncEnv, type BinaryDb } from './lmdb-env.ts';
 
 export class LmdbKvBackend implements KvBackend {
   private inBatch = false;
@@ -27,8 +27,8 @@ export class LmdbKvBackend implements KvBackend {
    * `asyncCommits` adds batchAsync; without it every batch commits synchronously (as the
    * simulator needs: each step on its own clock).
    */
-  static open(dir: string, options: { readonly asyncCommits?: boolean } = {}): LmdbKvBackend {
-    const env = openEnv(dir);
+  static open(dir: string, options: { readonly asyncCommits?: boolean; readonly lazyMetaSync?: boolean } = {}): LmdbKvBackend {
+    const env = openEnv(dir, { lazyMetaSync: options.lazyMetaSync ?? false });
     const dbs = Object.fromEntries(KV_TABLES.map((t) => [t, openBinaryDb(env, t)])) as Record<KvTable, BinaryDb>;
     const backend = new LmdbKvBackend(dir, env, dbs);
     if (options.asyncCommits) backend.batchAsync = (fn, done) => backend.commitAsync(fn, done);
@@ -78,6 +78,12 @@ export class LmdbKvBackend implements KvBackend {
         () => done(undefined, value),
         (e: unknown) => done(e instanceof Error ? e : new Error(String(e)), undefined),
       );
+  }
+
+  /** Makes every committed batch durable (needed only with lazyMetaSync; harmless otherwise). */
+  sync(): void {
+    assert(this.closing === null, 'lmdb kv: backend is closed');
+    syncEnv(this.env);
   }
 
   put(table: KvTable, key: Uint8Array, value: Uint8Array): void {

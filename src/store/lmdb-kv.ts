@@ -7,10 +7,13 @@
  * apply strictly in index order (asserted) nothing is applied twice or skipped. Per-batch
  * durability is not what makes this correct; what correctness needs is that the log keeps
  * every entry above the state machine's durable applied index, i.e. the log is compacted only
- * up to a snapshot index the state machine has durably reached. Our commits are durable when
- * transactionSync returns (lmdb-env.ts), so every applied index the runtime sees qualifies. (A
- * cheaper non-durable commit was considered: without overlappingSync it risks LMDB integrity on
- * power loss, and with it lmdb-js still flushes inline in transactionSync, so it saves nothing.)
+ * up to a snapshot index the state machine has durably reached. By default our commits are
+ * durable when they complete (lmdb-env.ts), so every applied index the runtime sees qualifies.
+ * With `lazyMetaSync` a commit skips its meta-page flush (LMDB's NOMETASYNC: integrity kept, the
+ * last commit may be undone by a system crash, never a process crash), and the runtime calls
+ * makeDurable() before it compacts the log up to the applied index; a restore is made durable
+ * before it is switched in. (MDB_NOSYNC was considered too: it risks LMDB's integrity on power
+ * loss, so it is not used.)
  *
  * Layout: `dir/CURRENT` names the live environment, a subdirectory `state-<n>`. A restore fills
  * a fresh `state-<n+1>` (each write() is a durable transaction), then switches CURRENT with
@@ -39,6 +42,8 @@ export interface LmdbKvOptions {
    * loop in each fsync. For real nodes; the simulator keeps synchronous commits.
    */
   readonly asyncCommits?: boolean;
+  /** Commits without their meta-page flush; see the top of this file and lmdb-env.ts. */
+  readonly lazyMetaSync?: boolean;
 }
 
 export class LmdbKvStateMachine extends KvStateMachineCore {
@@ -48,7 +53,10 @@ export class LmdbKvStateMachine extends KvStateMachineCore {
 
   /** Opens (creating if needed) the state machine kept in `dir`. */
   static open(dir: string, options: LmdbKvOptions = {}): LmdbKvStateMachine {
-    return new LmdbKvStateMachine(LmdbKvStorage.open(dir, options.asyncCommits ?? false), options.limits);
+    return new LmdbKvStateMachine(
+      LmdbKvStorage.open(dir, { asyncCommits: options.asyncCommits ?? false, lazyMetaSync: options.lazyMetaSync ?? false }),
+      options.limits,
+    );
   }
 }
 
@@ -61,10 +69,14 @@ class LmdbKvStorage implements KvStorage {
     private readonly claim: DirectoryClaim,
     private live: LmdbKvBackend,
     private nextNumber: number,
-    readonly asyncCommits: boolean,
+    private readonly flags: { readonly asyncCommits: boolean; readonly lazyMetaSync: boolean },
   ) {}
 
-  static open(dir: string, asyncCommits: boolean): LmdbKvStorage {
+  get asyncCommits(): boolean {
+    return this.flags.asyncCommits;
+  }
+
+  static open(dir: string, flags: { readonly asyncCommits: boolean; readonly lazyMetaSync: boolean }): LmdbKvStorage {
     fs.mkdirSync(dir, { recursive: true });
     const claim = claimDirectory(dir);
     try {
@@ -77,10 +89,10 @@ class LmdbKvStorage implements KvStorage {
       const name = current ?? `state-${Math.max(0, ...numbers) + 1}`;
       // Leftovers of restores that crashed before or after their switch (or of a first open).
       for (const n of numbers) if (`state-${n}` !== name) fs.rmSync(path.join(dir, `state-${n}`), { recursive: true, force: true });
-      const live = LmdbKvBackend.open(path.join(dir, name), { asyncCommits });
+      const live = LmdbKvBackend.open(path.join(dir, name), flags);
       // Name the environment only once it exists, so CURRENT never points at nothing.
       if (current === null) writeFileAtomic(path.join(dir, CURRENT), `${name}\n`);
-      return new LmdbKvStorage(dir, claim, live, Math.max(0, ...numbers, Number(STATE_DIR.exec(name)![1])) + 1, asyncCommits);
+      return new LmdbKvStorage(dir, claim, live, Math.max(0, ...numbers, Number(STATE_DIR.exec(name)![1])) + 1, flags);
     } catch (e) {
       claim.release();
       throw e;
@@ -91,13 +103,17 @@ class LmdbKvStorage implements KvStorage {
     return this.live;
   }
 
+  makeDurable(): void {
+    if (this.flags.lazyMetaSync) this.live.sync();
+  }
+
   newRestoreTarget(): KvRestoreTarget {
     assert(this.target === null || this.target.done, 'lmdb kv: one restore at a time');
     const name = `state-${this.nextNumber++}`;
     const dir = path.join(this.dir, name);
     fs.rmSync(dir, { recursive: true, force: true });
-    // Restores write synchronously (each write durable); the backend then serves applies.
-    const target = { backend: LmdbKvBackend.open(dir, { asyncCommits: this.asyncCommits }), done: false };
+    // Restores write synchronously; the backend then serves applies.
+    const target = { backend: LmdbKvBackend.open(dir, this.flags), done: false };
     this.target = target;
     const finish = (): void => {
       assert(!target.done, 'lmdb kv: restore target already finished');
@@ -112,6 +128,8 @@ class LmdbKvStorage implements KvStorage {
       },
       commit: () => {
         finish();
+        // The whole image must be durable before CURRENT names it: the log is compacted next.
+        if (this.flags.lazyMetaSync) target.backend.sync();
         writeFileAtomic(path.join(this.dir, CURRENT), `${name}\n`);
         const old = this.live;
         this.live = target.backend;

@@ -1,16 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { KvLimits } from '../../src/store/kv-limits.ts';
 import { LmdbKvStateMachine } from '../../src/store/lmdb-kv.ts';
+import { LmdbKvBackend } from '../../src/store/lmdb-kv-backend.ts';
 import { b, entriesOf, put } from './kv-fixtures.ts';
 import { closeLater, tempDir } from './lmdb-fixtures.ts';
 import { meta, observe } from './sm-harness.ts';
 import { describeStateMachineConformance } from './state-machine-conformance.ts';
 
-function openLmdb(limits?: KvLimits) {
+function openLmdb(limits?: KvLimits, flags: { lazyMetaSync?: boolean } = {}) {
   const dir = tempDir('tessera-kv-');
-  const options = limits ? { limits } : {};
+  const options = { ...(limits && { limits }), ...flags };
   let sm = closeLater(LmdbKvStateMachine.open(dir, options));
   return {
     get sm() {
@@ -25,6 +26,7 @@ function openLmdb(limits?: KvLimits) {
 }
 
 describeStateMachineConformance('LmdbKvStateMachine', openLmdb, { durable: true });
+describeStateMachineConformance('LmdbKvStateMachine (lazyMetaSync)', (limits) => openLmdb(limits, { lazyMetaSync: true }), { durable: true });
 
 describe('LmdbKvStateMachine', () => {
   const stateDirs = (dir: string) => fs.readdirSync(dir).filter((n) => n.startsWith('state-')).sort();
@@ -60,6 +62,30 @@ describe('LmdbKvStateMachine', () => {
     const reopened = closeLater(LmdbKvStateMachine.open(dir));
     expect(stateDirs(dir)).toEqual(['state-1']);
     expect(reopened.snapshot()).toEqual(image);
+  });
+
+  it('with lazyMetaSync, syncs a restored image before CURRENT names it, and syncs on makeDurable', async () => {
+    const source = openLmdb().sm;
+    source.apply(entriesOf(1, 1, [put('k', 'v')]));
+    const image = source.snapshot();
+    const dir = tempDir('tessera-kv-');
+    const sm = closeLater(LmdbKvStateMachine.open(dir, { lazyMetaSync: true }));
+    const currentAtSync: string[] = [];
+    const sync = vi.spyOn(LmdbKvBackend.prototype, 'sync').mockImplementation(function (this: LmdbKvBackend) {
+      currentAtSync.push(fs.readFileSync(path.join(dir, 'CURRENT'), 'utf8').trim());
+    });
+    try {
+      const before = fs.readFileSync(path.join(dir, 'CURRENT'), 'utf8').trim();
+      sm.restore(meta(1, 1), image);
+      expect(currentAtSync).toEqual([before]); // synced while the old state was still the live one
+      expect(fs.readFileSync(path.join(dir, 'CURRENT'), 'utf8').trim()).not.toBe(before);
+      sm.makeDurable();
+      expect(sync).toHaveBeenCalledTimes(2);
+    } finally {
+      sync.mockRestore();
+    }
+    sm.makeDurable(); // the real sync
+    expect(sm.get(b('k'))?.value).toEqual(b('v'));
   });
 
   it('refuses a directory already open in this process', async () => {
