@@ -4,6 +4,7 @@ export type TesseraErrorCode =
   | 'NO_LEADER' // no leader is known; retry later
   | 'PROPOSAL_DROPPED' // the proposal was discarded (leader transfer in progress, term changed)
   | 'UNCOMMITTED_LIMIT' // maxUncommittedBytes would be exceeded
+  | 'OVERLOADED' // refused for lack of capacity (too many requests in flight) before anything was done; retry after a back-off
   | 'ENTRY_TOO_LARGE'
   | 'KEY_TOO_LONG'
   | 'EMPTY_KEY'

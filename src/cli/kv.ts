@@ -6,7 +6,8 @@
  *   tessera del KEY                                       tessera range [PREFIX] [--end KEY] [--limit N]
  *   tessera watch [PREFIX] [--exact] [--from-revision N]  tessera status [--json]
  *   common: --endpoints HOST:PORT,... --secret-file FILE [--cluster-id ID] [--timeout-ms N]
- *           (or TESSERA_ENDPOINTS, TESSERA_SECRET_FILE, TESSERA_CLUSTER_ID)
+ *           [--tls-ca F --tls-cert F --tls-key F]
+ *           (or TESSERA_ENDPOINTS, TESSERA_SECRET_FILE, TESSERA_CLUSTER_ID, TESSERA_TLS_CA, ...)
  *
  * Exit codes: 0 ok; 1 a failure (or `get` of an absent key, `status` without a leader); 2 bad usage.
  */
@@ -17,6 +18,7 @@ import type { Consistency } from '../client/types.ts';
 import { isTesseraError } from '../errors.ts';
 import { DEFAULT_CLUSTER_ID } from '../net/tcp/client-protocol.ts';
 import { readSecretFile } from './secret.ts';
+import { readTlsFiles, tlsPaths } from './tls-files.ts';
 import { formatStatus, summarize } from './status-table.ts';
 
 export type KvCommand = 'put' | 'get' | 'del' | 'range' | 'watch' | 'status';
@@ -39,6 +41,10 @@ options:
   --endpoints LIST      node addresses, host:port or id=host:port (env TESSERA_ENDPOINTS)
   --secret-file FILE    the cluster secret (env TESSERA_SECRET_FILE)
   --cluster-id ID       default ${DEFAULT_CLUSTER_ID} (env TESSERA_CLUSTER_ID)
+  --tls-ca FILE         nodes run with TLS: the CA their certificates chain to (PEM)
+  --tls-cert FILE       this client's certificate from that CA (PEM; nodes require one)
+  --tls-key FILE        its private key (PEM); the three go together
+                        (env TESSERA_TLS_CA, TESSERA_TLS_CERT, TESSERA_TLS_KEY)
   --timeout-ms N        per operation (default 15000)
   --consistency C       reads: linearizable (default), lease or local`;
 
@@ -71,6 +77,9 @@ async function main(command: KvCommand): Promise<number> {
       endpoints: { type: 'string' },
       'secret-file': { type: 'string' },
       'cluster-id': { type: 'string' },
+      'tls-ca': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
       'timeout-ms': { type: 'string' },
       consistency: { type: 'string' },
       end: { type: 'string' },
@@ -98,9 +107,15 @@ async function main(command: KvCommand): Promise<number> {
   ARGS[command].forEach((what, i) => arg(i, what)); // before connecting: a usage error costs nothing
   const timeoutMs = optionalInt(o['timeout-ms'], '--timeout-ms');
   const consistency = o.consistency as Consistency | undefined;
+  const tls = tlsPaths({
+    ca: o['tls-ca'] ?? process.env.TESSERA_TLS_CA,
+    cert: o['tls-cert'] ?? process.env.TESSERA_TLS_CERT,
+    key: o['tls-key'] ?? process.env.TESSERA_TLS_KEY,
+  });
   const kv = await connect({
     endpoints: endpoints.split(',').filter((s) => s.trim().length > 0),
     secret: readSecretFile(secretFile),
+    ...(tls && { tls: readTlsFiles(tls) }),
     clusterId: o['cluster-id'] ?? process.env.TESSERA_CLUSTER_ID ?? DEFAULT_CLUSTER_ID,
     ...(timeoutMs !== undefined && { timeoutMs }),
     ...(consistency !== undefined && { consistency }),

@@ -7,6 +7,8 @@
  *
  * `peers` may also be {"2": "127.0.0.1:7002"} or ["2=127.0.0.1:7002"]. Relative paths in a config
  * file are relative to the file. Unknown fields are refused, so a typo is not silently ignored.
+ * TLS: "tlsCert", "tlsKey", "tlsCa" (PEM files), all three or none (tls-files.ts), from flags or
+ * the file alike; the files themselves are read by readTlsFiles, as the secret by readSecretFile.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,6 +18,7 @@ import { parseAddress, parseAddressList, parseNamedAddress } from '../net/tcp/ad
 import { DEFAULT_CLUSTER_ID } from '../net/tcp/client-protocol.ts';
 import type { PeerAddress } from '../net/tcp/tls.ts';
 import type { NodeId } from '../raft/types.ts';
+import { tlsPaths, type TlsPaths } from './tls-files.ts';
 
 export interface ServeConfig {
   readonly id: NodeId;
@@ -30,6 +33,8 @@ export interface ServeConfig {
   /** Lease reads with this bound on relative clock drift between nodes; undefined: off. */
   readonly leaseDrift: number | undefined;
   readonly logLevel: LogLevel;
+  /** Mutual TLS on the node's port and to its peers; undefined: clear text. */
+  readonly tls: TlsPaths | undefined;
 }
 
 /** Flags as parsed (strings), by their config-file names. */
@@ -46,9 +51,14 @@ export interface ServeFlags {
   readonly electionTick?: string | undefined;
   readonly leaseDrift?: string | undefined;
   readonly logLevel?: string | undefined;
+  readonly tlsCert?: string | undefined;
+  readonly tlsKey?: string | undefined;
+  readonly tlsCa?: string | undefined;
 }
 
-const FIELDS = ['id', 'listen', 'advertise', 'peers', 'dir', 'secretFile', 'clusterId', 'tickMs', 'electionTick', 'leaseDrift', 'logLevel'] as const;
+const FIELDS = ['id', 'listen', 'advertise', 'peers', 'dir', 'secretFile', 'clusterId', 'tickMs', 'electionTick', 'leaseDrift', 'logLevel', 'tlsCert', 'tlsKey', 'tlsCa'] as const;
+/** Config fields that hold paths, resolved against the config file's directory. */
+const PATH_FIELDS = ['dir', 'secretFile', 'tlsCert', 'tlsKey', 'tlsCa'] as const;
 /** Beyond this, a lease would be shorter than a tick or two at the default election timeout. */
 export const MAX_LEASE_DRIFT = 0.2;
 type Field = (typeof FIELDS)[number];
@@ -71,6 +81,8 @@ export function resolveServeConfig(flags: ServeFlags): ServeConfig {
   const tickMs = pick('tickMs');
   const electionTick = pick('electionTick');
   const leaseDrift = pick('leaseDrift');
+  const tlsNames = { cert: flagOrField('tlsCert'), key: flagOrField('tlsKey'), ca: flagOrField('tlsCa') };
+  const tls = tlsPaths({ cert: pick('tlsCert'), key: pick('tlsKey'), ca: pick('tlsCa') }, tlsNames);
   return {
     id,
     listen: parseAddress(String(required('listen')), { allowPortZero: true }),
@@ -83,6 +95,7 @@ export function resolveServeConfig(flags: ServeFlags): ServeConfig {
     electionTick: electionTick === undefined ? undefined : positiveInt(electionTick, 'electionTick'),
     leaseDrift: leaseDrift === undefined ? undefined : driftBound(leaseDrift),
     logLevel,
+    tls,
   };
 }
 
@@ -107,7 +120,7 @@ function readConfigFile(file: string): Partial<Record<Field, unknown>> {
   }
   // Paths in the file are the file's: the server may be started from anywhere.
   const base = path.dirname(path.resolve(file));
-  for (const f of ['dir', 'secretFile'] as const) if (typeof out[f] === 'string') out[f] = path.resolve(base, out[f] as string);
+  for (const f of PATH_FIELDS) if (typeof out[f] === 'string') out[f] = path.resolve(base, out[f] as string);
   return out;
 }
 
@@ -135,6 +148,10 @@ function positiveInt(v: unknown, what: string): number {
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : NaN;
   if (!Number.isSafeInteger(n) || n < 1) throw bad(`${what} must be a positive integer, got ${JSON.stringify(v)}`);
   return n;
+}
+
+function flagOrField(f: Field): string {
+  return `--${kebab(f)} ("${f}")`;
 }
 
 function kebab(f: string): string {

@@ -5,7 +5,7 @@
  * node stopping on its own), 2 on bad usage.
  *
  *   tessera serve --id 1 --listen 127.0.0.1:7001 --peers 2=127.0.0.1:7002,3=127.0.0.1:7003 \
- *                 --dir ./n1 --secret-file s [--cluster-id tessera]
+ *                 --dir ./n1 --secret-file s [--cluster-id tessera] [--tls-cert c --tls-key k --tls-ca ca]
  *   tessera serve --config n1.json
  */
 import { parseArgs } from 'node:util';
@@ -14,6 +14,8 @@ import { jsonLinesLogger } from '../cluster/server-log.ts';
 import { isTesseraError } from '../errors.ts';
 import { resolveServeConfig, type ServeConfig } from './serve-config.ts';
 import { readSecretFile } from './secret.ts';
+import { readTlsFiles } from './tls-files.ts';
+import type { TcpTlsOptions } from '../net/tcp/tls.ts';
 
 const USAGE = `usage: tessera serve --id N --listen HOST:PORT --dir DIR --secret-file FILE [options]
        tessera serve --config FILE.json [options]
@@ -26,12 +28,17 @@ options:
   --secret-file FILE      the cluster secret: the file's bytes, trimmed, at least 16
   --cluster-id ID         the cluster's name (default tessera); a data dir belongs to one cluster
   --config FILE.json      the same settings as a JSON object (id, listen, advertise, peers, dir,
-                          secretFile, clusterId, tickMs, electionTick, leaseDrift, logLevel); flags win
+                          secretFile, clusterId, tickMs, electionTick, leaseDrift, logLevel,
+                          tlsCert, tlsKey, tlsCa); flags win
   --tick-ms N             Raft tick (default 100); elections after 10-20 ticks
   --election-tick N       ticks before a follower campaigns (default 10)
   --lease-drift F         serve lease reads, trusting clocks to drift apart by at most F
                           (a fraction, e.g. 0.05); off by default: 'lease' reads are refused
-  --log-level LEVEL       debug, info (default), warn or error`;
+  --log-level LEVEL       debug, info (default), warn or error
+  --tls-cert FILE         TLS on the port and to peers: this node's certificate (PEM)
+  --tls-key FILE          its private key (PEM)
+  --tls-ca FILE           the CA every peer's and client's certificate must chain to (PEM);
+                          the three go together; with them nothing is accepted in clear text`;
 
 const { values: flags } = parseArgs({
   options: {
@@ -47,6 +54,9 @@ const { values: flags } = parseArgs({
     'election-tick': { type: 'string' },
     'lease-drift': { type: 'string' },
     'log-level': { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'tls-ca': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
   strict: true,
@@ -59,6 +69,7 @@ if (flags.help) {
 
 let config: ServeConfig;
 let secret: Uint8Array;
+let tls: TcpTlsOptions | undefined;
 try {
   config = resolveServeConfig({
     config: flags.config,
@@ -73,8 +84,12 @@ try {
     electionTick: flags['election-tick'],
     leaseDrift: flags['lease-drift'],
     logLevel: flags['log-level'],
+    tlsCert: flags['tls-cert'],
+    tlsKey: flags['tls-key'],
+    tlsCa: flags['tls-ca'],
   });
   secret = readSecretFile(config.secretFile);
+  tls = config.tls && readTlsFiles(config.tls);
 } catch (e) {
   console.error(`tessera serve: ${isTesseraError(e) ? e.message.replace(/^INVALID_ARGUMENT: /, '') : String(e)}\n\n${USAGE}`);
   process.exit(2);
@@ -120,6 +135,7 @@ try {
     ...(config.tickMs !== undefined && { tickMs: config.tickMs }),
     ...(config.electionTick !== undefined && { electionTick: config.electionTick }),
     ...(config.leaseDrift !== undefined && { leaseReads: { maxClockDrift: config.leaseDrift } }),
+    ...(tls && { tls }),
     log,
     onFatal: () => void stop('node failure', 1),
   });

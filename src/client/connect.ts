@@ -12,12 +12,21 @@
  *
  * connect() resolves once one node has answered, and fails fast if none can be reached in
  * connectTimeoutMs (AUTH_FAILED if a node refused our secret or cluster id: retrying would not help).
+ *
+ * A cluster whose nodes run with TLS (`tessera serve --tls-*`) takes TLS connections only:
+ *
+ *   await connect({ endpoints, secret, tls: { ca: caPem, cert: clientCertPem, key: clientKeyPem } });
+ *
+ * The node's certificate must chain to `ca` and name the address dialled; the node requires a
+ * certificate from its CA of every caller (its port is shared with peers, and TLS ends before
+ * the first frame could tell a client from a peer), so a client needs one too. The secret's
+ * HMAC handshake still runs inside TLS.
  */
 import { TesseraError, isTesseraError } from '../errors.ts';
 import { formatAddress, parseNamedAddress, type NamedAddress } from '../net/tcp/address.ts';
 import { DEFAULT_CLUSTER_ID, type NodeStatusReport } from '../net/tcp/client-protocol.ts';
 import { HANDSHAKE_TIMEOUT_MS, MIN_SECRET_BYTES } from '../net/tcp/handshake.ts';
-import type { PeerAddress } from '../net/tcp/tls.ts';
+import { checkTlsOptions, type PeerAddress, type TcpTlsOptions } from '../net/tcp/tls.ts';
 import type { NodeId } from '../raft/types.ts';
 import { RemoteClient } from './remote-client.ts';
 import { RemoteConnection } from './remote-connection.ts';
@@ -40,20 +49,23 @@ export interface ConnectOptions extends ClientOptions {
   readonly discover?: boolean;
   /** Connections coming up and going down (for logs). */
   readonly onConnection?: RemoteEndpointOptions['onState'];
+  /** Speak TLS: the CA the nodes' certificates chain to, and this client's certificate and key from that CA (PEM). */
+  readonly tls?: TcpTlsOptions;
 }
 
 export async function connect(options: ConnectOptions): Promise<RemoteClient> {
-  const { endpoints, secret: secretIn, clusterId = DEFAULT_CLUSTER_ID, connectTimeoutMs = HANDSHAKE_TIMEOUT_MS, discover = true, onConnection, ...clientOptions } = options;
+  const { endpoints, secret: secretIn, clusterId = DEFAULT_CLUSTER_ID, connectTimeoutMs = HANDSHAKE_TIMEOUT_MS, discover = true, onConnection, tls, ...clientOptions } = options;
   const targets = endpoints.map(toNamed);
   if (targets.length === 0) throw new TesseraError('INVALID_ARGUMENT', 'connect: no endpoints');
   const secret = typeof secretIn === 'string' ? new TextEncoder().encode(secretIn) : new Uint8Array(secretIn);
   if (secret.byteLength < MIN_SECRET_BYTES) throw new TesseraError('INVALID_ARGUMENT', `the cluster secret must have at least ${MIN_SECRET_BYTES} bytes`);
-  const endpointOptions: RemoteEndpointOptions = { clusterId, secret, handshakeTimeoutMs: connectTimeoutMs, ...(onConnection && { onState: onConnection }) };
+  if (tls !== undefined) checkTlsOptions(tls, 'connect: tls');
+  const endpointOptions: RemoteEndpointOptions = { clusterId, secret, handshakeTimeoutMs: connectTimeoutMs, ...(onConnection && { onState: onConnection }), ...(tls && { tls }) };
 
   const probes = targets.map((t) => ({
     target: t,
     result: null as RemoteConnection | TesseraError | null,
-    done: RemoteConnection.open({ address: t.address, clusterId, secret, handshakeTimeoutMs: connectTimeoutMs, ...(t.id !== undefined && { expectedId: t.id }) }),
+    done: RemoteConnection.open({ address: t.address, clusterId, secret, handshakeTimeoutMs: connectTimeoutMs, ...(t.id !== undefined && { expectedId: t.id }), ...(tls && { tls }) }),
   }));
   const settled = probes.map((p) =>
     p.done.then(

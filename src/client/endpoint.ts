@@ -5,8 +5,9 @@
  *
  * Error contract (the client's retry decisions depend on it): a node that is down, stopped or
  * unreachable rejects with TesseraError('CLOSED'); a node that is not the leader with
- * 'NOT_LEADER' (and `leaderHint` when it knows the leader) or 'NO_LEADER'; the runtime's own
- * codes pass through unchanged. Anything else is treated as a bug and not retried.
+ * 'NOT_LEADER' (and `leaderHint` when it knows the leader) or 'NO_LEADER'; a node too busy to
+ * take the request (nothing done) with 'OVERLOADED'; the runtime's own codes pass through
+ * unchanged. Anything else is treated as a bug and not retried.
  */
 import type { NodeId } from '../raft/types.ts';
 import type { KvBlobTable } from '../store/kv-backend.ts';

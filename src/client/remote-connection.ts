@@ -1,19 +1,20 @@
 /**
  * One authenticated connection from a client to a node (the client protocol of
- * src/net/tcp/client-protocol.ts): the preamble, the handshake in the accepting role (the node
- * introduces itself, so its id is learnt, authenticated, from its hello), then requests
- * multiplexed by id.
+ * src/net/tcp/client-protocol.ts): with `tls`, first a mutual TLS handshake (the node's
+ * certificate checked against the CA and the address dialled, ours presented), then the
+ * preamble, the handshake in the accepting role (the node introduces itself, so its id is
+ * learnt, authenticated, from its hello), then requests multiplexed by id.
  *
  * A connection is used until it fails and is never reopened: RemoteEndpoint dials a new one.
  * When it fails, every request waiting on it is rejected with CLOSED, whatever it was (a write
  * may or may not have been applied: the client's sessions make retrying it safe).
  *
  * Bounds: MAX_INFLIGHT_REQUESTS on the wire (the node refuses more), then a local FIFO of at
- * most MAX_QUEUED_REQUESTS (more are refused with PROPOSAL_DROPPED: nothing was sent), and a
+ * most MAX_QUEUED_REQUESTS (more are refused with OVERLOADED: nothing was sent), and a
  * deadline per request past the node's own (REQUEST_DEADLINE_MS), so a node that never answers
  * cannot hold a caller.
  */
-import net from 'node:net';
+import type net from 'node:net';
 import { TesseraError } from '../errors.ts';
 import type { NodeId } from '../raft/types.ts';
 import { decodeResponse, encodePreamble, encodeRequest, errorFromWire, resultOf } from '../net/tcp/client-codec.ts';
@@ -32,7 +33,7 @@ import { formatAddress } from '../net/tcp/address.ts';
 import { FrameDecoder } from '../net/tcp/frame.ts';
 import { ServerHandshake } from '../net/tcp/handshake.ts';
 import { KEEPALIVE_MS } from '../net/tcp/tcp-tuning.ts';
-import type { PeerAddress } from '../net/tcp/tls.ts';
+import { dial, type PeerAddress, type TcpTlsOptions } from '../net/tcp/tls.ts';
 import { writeCorked } from '../net/tcp/corked-write.ts';
 
 /** Requests waiting for a slot on the wire; more fail at once. */
@@ -48,6 +49,8 @@ export interface RemoteConnectionOptions {
   readonly expectedId?: NodeId;
   /** From the dial to the end of the handshake. */
   readonly handshakeTimeoutMs: number;
+  /** Speak TLS (a node started with TLS accepts nothing else). */
+  readonly tls?: TcpTlsOptions;
 }
 
 interface Waiting {
@@ -61,6 +64,22 @@ interface Queued extends Waiting {
   readonly id: number;
   readonly frame: Uint8Array;
   readonly deadlineMs: number;
+}
+
+/** A node hung up mid-TLS-handshake (rather than rejecting a certificate with a reason). */
+function hungUp(e: Error | null): boolean {
+  return e === null || (e as NodeJS.ErrnoException).code === 'ECONNRESET';
+}
+
+/**
+ * Why a node may close a connection right after accepting it. Without TLS a node started with
+ * TLS is among them (it drops clear text without a word); with TLS, our certificate (under TLS
+ * 1.3 the node judges it after our side saw the handshake finish).
+ */
+function refusalReasons(tls: boolean): string {
+  return tls
+    ? 'it refused our certificate, or another cluster id or protocol version, or too many clients'
+    : 'another cluster id or protocol version, too many clients, or the node requires TLS';
 }
 
 export class RemoteConnection {
@@ -91,7 +110,14 @@ export class RemoteConnection {
   static open(o: RemoteConnectionOptions): Promise<RemoteConnection> {
     const where = formatAddress(o.address);
     return new Promise<RemoteConnection>((resolve, reject) => {
-      const socket = net.connect({ host: o.address.host, port: o.address.port });
+      let dialled: ReturnType<typeof dial>;
+      try {
+        dialled = dial(o.address, o.tls);
+      } catch (e) {
+        // Options Node refuses (an unparsable certificate): connect() checks them first.
+        return reject(new TesseraError('INVALID_ARGUMENT', `${where}: cannot dial: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
+      }
+      const { socket, readyEvent } = dialled;
       socket.setNoDelay(true);
       socket.setKeepAlive(true, KEEPALIVE_MS);
       const hs = new ServerHandshake({
@@ -101,7 +127,7 @@ export class RemoteConnection {
         isPeer: (id) => id < CLIENT_PRINCIPAL_ID,
         acceptsChannel: (channel) => channel === CLIENT_CHANNEL,
       });
-      let phase: 'tcp' | 'preamble' | 'done' = 'tcp';
+      let phase: 'tcp' | 'tls' | 'preamble' | 'done' = 'tcp';
       const fail = (error: TesseraError): void => {
         if (phase === 'done') return;
         phase = 'done';
@@ -132,8 +158,13 @@ export class RemoteConnection {
           fail(e instanceof TesseraError ? e : new TesseraError('INVARIANT', String(e), { cause: e }));
         }
       };
-      socket.once('connect', () => {
-        if (phase !== 'tcp') return;
+      if (readyEvent === 'secureConnect') {
+        socket.once('connect', () => {
+          if (phase === 'tcp') phase = 'tls';
+        });
+      }
+      socket.once(readyEvent, () => {
+        if (phase !== 'tcp' && phase !== 'tls') return;
         phase = 'preamble';
         socket.write(encodePreamble(CLIENT_PROTOCOL_VERSION, o.clusterId));
       });
@@ -141,10 +172,9 @@ export class RemoteConnection {
       const closed = (e: Error | null): void => {
         const why = e === null ? 'connection closed' : e.message;
         if (phase === 'tcp') return fail(new TesseraError('CLOSED', `cannot connect to ${where}: ${why}`, { cause: e ?? undefined }));
-        fail(
-          hs.closedByPeer() ??
-            new TesseraError('AUTH_FAILED', `${where} refused the connection before its handshake (another cluster id or protocol version, or too many clients): ${why}`),
-        );
+        // Our CA (or the name dialled) does not match the node's certificate, or the node refused ours.
+        if (phase === 'tls') return fail(new TesseraError('AUTH_FAILED', `TLS handshake with ${where} failed: ${why}${hungUp(e) ? ' (the node hung up: does it run without TLS?)' : ''}`, { cause: e ?? undefined }));
+        fail(hs.closedByPeer() ?? new TesseraError('AUTH_FAILED', `${where} refused the connection before its handshake (${refusalReasons(o.tls !== undefined)}): ${why}`));
       };
       socket.on('error', (e) => closed(e));
       socket.on('close', () => closed(null));
@@ -177,7 +207,7 @@ export class RemoteConnection {
       const w: Queued = { id, op, resolve: resolve as (v: unknown) => void, reject, timer: null, frame, deadlineMs };
       if (this.waiting.size < MAX_INFLIGHT_REQUESTS) return this.send(w);
       if (this.queue.length >= MAX_QUEUED_REQUESTS) {
-        return reject(new TesseraError('PROPOSAL_DROPPED', `more than ${MAX_QUEUED_REQUESTS} requests wait for node ${this.nodeId}: refused, nothing was sent`));
+        return reject(new TesseraError('OVERLOADED', `more than ${MAX_QUEUED_REQUESTS} requests wait for node ${this.nodeId}: refused, nothing was sent`));
       }
       this.queue.push(w);
     });

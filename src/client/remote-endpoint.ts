@@ -12,7 +12,7 @@ import { formatAddress } from '../net/tcp/address.ts';
 import { Backoff } from '../net/tcp/backoff.ts';
 import { MAX_WAIT_APPLIED_MS, REQUEST_DEADLINE_MS, type ClientOp, type NodeStatusReport, type OpArgs, type OpResult } from '../net/tcp/client-protocol.ts';
 import { HANDSHAKE_TIMEOUT_MS } from '../net/tcp/handshake.ts';
-import type { PeerAddress } from '../net/tcp/tls.ts';
+import type { PeerAddress, TcpTlsOptions } from '../net/tcp/tls.ts';
 import type { NodeId } from '../raft/types.ts';
 import type { KvBlobTable } from '../store/kv-backend.ts';
 import type { KvRecord } from '../store/kv-command.ts';
@@ -30,6 +30,8 @@ export interface RemoteEndpointOptions {
   /** From a dial to the end of its handshake. Default HANDSHAKE_TIMEOUT_MS. */
   readonly handshakeTimeoutMs?: number;
   readonly reconnect?: { readonly minMs: number; readonly maxMs: number };
+  /** Speak TLS to the node (see ConnectOptions.tls). */
+  readonly tls?: TcpTlsOptions;
   /** The connection came up or went down (for logs). */
   readonly onState?: (event: { readonly id: NodeId; readonly up: boolean; readonly error: TesseraError | null }) => void;
 }
@@ -143,6 +145,7 @@ export class RemoteEndpoint implements Endpoint {
       secret: this.o.secret,
       expectedId: this.id,
       handshakeTimeoutMs: this.o.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
+      ...(this.o.tls && { tls: this.o.tls }),
     }).then(
       (c) => {
         this.dialling = false;

@@ -7,6 +7,9 @@
  *   hints keep pointing around in a circle (then it backs off as for any failure).
  * - Other retryable failures back off (exponential, jittered) and move on: to the leader some
  *   other node names, else to the next node in turn, so a dead node costs one attempt a round.
+ * - OVERLOADED (the node refused the request, unread, for lack of capacity) backs off the same
+ *   way; an operation that needs the leader then asks the same node again (it still leads, it
+ *   was only busy), while one any node can serve moves on and spreads the load.
  * - The leader that last answered is remembered and tried first.
  */
 import { TesseraError, isTesseraError, type TesseraErrorCode } from '../errors.ts';
@@ -20,6 +23,7 @@ const RETRYABLE: ReadonlySet<TesseraErrorCode> = new Set<TesseraErrorCode>([
   'NO_LEADER',
   'PROPOSAL_DROPPED',
   'UNCOMMITTED_LIMIT',
+  'OVERLOADED',
   'TIMEOUT',
   'CLOSED',
 ]);
@@ -99,9 +103,11 @@ export class Router {
           continue;
         }
         redirects = 0;
-        if (this.leader === ep.id) this.leader = 0;
+        // A busy node says nothing about who leads: it keeps its place as the leader we know.
+        const busy = isTesseraError(e, 'OVERLOADED');
+        if (this.leader === ep.id && !busy) this.leader = 0;
         await this.life.sleep(Math.min(Math.max(0, plan.deadline - now()), this.backoffMs(failures++)));
-        target = this.after(plan.target, ep.id);
+        target = busy && plan.target === 'leader' ? ep.id : this.after(plan.target, ep.id);
       }
     }
   }

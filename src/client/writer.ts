@@ -40,7 +40,10 @@ export interface WriterContext {
 
 /** Answers that mean the attempt certainly did not enter any log, or never can apply. */
 function certainlyNotApplied(e: unknown): boolean {
-  return isTesseraError(e) && (e.code === 'NOT_LEADER' || e.code === 'NO_LEADER' || e.code === 'UNCOMMITTED_LIMIT' || e.code === 'PROPOSAL_DROPPED');
+  return (
+    isTesseraError(e) &&
+    (e.code === 'NOT_LEADER' || e.code === 'NO_LEADER' || e.code === 'UNCOMMITTED_LIMIT' || e.code === 'PROPOSAL_DROPPED' || e.code === 'OVERLOADED')
+  );
 }
 
 /**

@@ -12,6 +12,10 @@
  * by the same HMAC handshake, on distinct channels. So the address a node's peers dial is also
  * the one its clients are given.
  *
+ * With `tls`, the public port speaks only TLS (mutual: clients, like peers, present a
+ * certificate from the CA), the TcpNetwork dials its peers over TLS, and its internal loopback
+ * listener takes only TLS too: nothing of the node accepts clear text.
+ *
  * close() is the graceful shutdown: stop accepting, close the client connections, close the
  * node (pending requests fail with CLOSED, stores flushed and closed), then the network.
  */
@@ -23,7 +27,7 @@ import { ClientServer } from '../net/tcp/client-server.ts';
 import type { TcpLogEvent } from '../net/tcp/log-once.ts';
 import { TcpNetwork } from '../net/tcp/tcp-network.ts';
 import type { TcpTuning } from '../net/tcp/tcp-tuning.ts';
-import type { PeerAddress } from '../net/tcp/tls.ts';
+import { checkTlsOptions, type PeerAddress, type TcpTlsOptions } from '../net/tcp/tls.ts';
 import type { NodeId } from '../raft/types.ts';
 import { Node } from './node.ts';
 import { nodeService } from './node-service.ts';
@@ -59,6 +63,8 @@ export interface ServerOptions extends NodeTuning {
   readonly log?: Logger;
   readonly tcpTuning?: Partial<TcpTuning>;
   readonly clientLimits?: Partial<ClientLimits>;
+  /** Mutual TLS for everything the node sends and accepts (its certificate serves as server and as client). */
+  readonly tls?: TcpTlsOptions;
   /** The node stopped on its own (storage failure, corruption); it has been logged. */
   readonly onFatal?: (error: Error) => void;
 }
@@ -86,7 +92,8 @@ export class Server {
     }
     const voters = [...new Set(o.voters ?? [o.id, ...o.peers.keys()])].sort((a, b) => a - b);
     if (!voters.includes(o.id)) throw new TesseraError('INVALID_ARGUMENT', `node ${o.id} is not among the voters ${voters.join(', ')}`);
-    log('info', 'starting', { id: o.id, clusterId, listen: formatAddress(o.listen), voters, dir: o.dir });
+    if (o.tls !== undefined) checkTlsOptions(o.tls);
+    log('info', 'starting', { id: o.id, clusterId, listen: formatAddress(o.listen), voters, dir: o.dir, tls: o.tls !== undefined });
 
     let node: Node | null = null;
     let advertised: PeerAddress | null = null;
@@ -99,6 +106,7 @@ export class Server {
       secret: o.secret,
       log: (e) => log('warn', 'peer connection', tcpFields(e)),
       ...(o.tcpTuning && { tuning: o.tcpTuning }),
+      ...(o.tls && { tls: o.tls }),
     });
     let front: ClientServer;
     try {
@@ -111,6 +119,7 @@ export class Server {
         adoptPeer: (socket, head) => network.adopt(socket, head),
         log: (e) => log('warn', 'client connection', tcpFields(e)),
         ...(o.clientLimits && { limits: o.clientLimits }),
+        ...(o.tls && { tls: o.tls }),
       });
     } catch (e) {
       await network.close();

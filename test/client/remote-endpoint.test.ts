@@ -181,12 +181,12 @@ describe('RemoteEndpoint over a ClientServer', () => {
     expect(logs.some((l) => l.message.includes('the client failed to prove the cluster secret'))).toBe(true);
   });
 
-  it('bounds requests in flight (PROPOSAL_DROPPED), per request (TIMEOUT) and in size (MESSAGE_TOO_LARGE)', async () => {
+  it('bounds requests in flight (OVERLOADED), per request (TIMEOUT) and in size (MESSAGE_TOO_LARGE)', async () => {
     const service = stubService({ readBarrier: () => never<number>(), readTable: async () => new Uint8Array(MAX_CLIENT_FRAME_BYTES + 1) });
     const server = await serve(service, { limits: { maxInflightRequests: 2, requestDeadlineMs: 300 } });
     const ep = await upEndpoint(server.port);
     const calls = [ep.readBarrier(), ep.readBarrier(), ep.readBarrier()].map((p) => p.catch((e: unknown) => e));
-    expect(await calls[2]).toMatchObject({ code: 'PROPOSAL_DROPPED' });
+    expect(await calls[2]).toMatchObject({ code: 'OVERLOADED' });
     expect(await calls[0]).toMatchObject({ code: 'TIMEOUT' });
     expect(await calls[1]).toMatchObject({ code: 'TIMEOUT' });
     await expect(ep.readTable('chunks', new Uint8Array([1]))).rejects.toMatchObject({ code: 'MESSAGE_TOO_LARGE' });

@@ -17,12 +17,12 @@ import { utf8 } from '../../src/util/bytes.ts';
 type Event = { kind: 'durable'; applied: number } | { kind: 'snapshot'; index: number };
 
 class RecordingStateMachine extends MemoryKvStateMachine {
-  constructor(private readonly events: Event[]) {
+  constructor(private readonly record: Event[]) {
     super();
   }
 
   override makeDurable(): void {
-    this.events.push({ kind: 'durable', applied: this.appliedIndex() });
+    this.record.push({ kind: 'durable', applied: this.appliedIndex() });
     super.makeDurable();
   }
 }

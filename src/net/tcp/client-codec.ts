@@ -21,6 +21,7 @@ const ERROR_CODES: Readonly<Record<TesseraErrorCode, true>> = Object.freeze({
   NO_LEADER: true,
   PROPOSAL_DROPPED: true,
   UNCOMMITTED_LIMIT: true,
+  OVERLOADED: true,
   ENTRY_TOO_LARGE: true,
   KEY_TOO_LONG: true,
   EMPTY_KEY: true,

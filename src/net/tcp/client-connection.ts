@@ -128,7 +128,8 @@ export class ClientConnection {
       if (this.inflight >= this.o.limits.maxInflightRequests) {
         this.refused++;
         const max = this.o.limits.maxInflightRequests;
-        this.send(encodeError(req.id, { code: 'PROPOSAL_DROPPED', message: `more than ${max} requests in flight on one connection: refused, nothing was done`, leaderHint: 0 }, this.leader()));
+        // Refused before the service saw it: nothing was done, so the client may retry the same bytes.
+        this.send(encodeError(req.id, { code: 'OVERLOADED', message: `more than ${max} requests in flight on one connection: refused, nothing was done`, leaderHint: 0 }, this.leader()));
         continue;
       }
       this.run(req);

@@ -44,7 +44,8 @@ export const CLIENT_PRINCIPAL_ID = Number.MAX_SAFE_INTEGER;
 export const MAX_CLIENT_FRAME_BYTES = MAX_FRAME_BYTES;
 /**
  * Requests of one connection the node works on at once. A request past it is refused at once
- * (PROPOSAL_DROPPED: nothing was done, retry) and RemoteEndpoint never sends one: it queues.
+ * (OVERLOADED: nothing was done, retry after a back-off); RemoteEndpoint queues rather than send
+ * one past this default, so it meets OVERLOADED only from a node configured with a lower bound.
  */
 export const MAX_INFLIGHT_REQUESTS = 128;
 /** A request the node has not answered by then is answered TIMEOUT (the node's own timeouts are shorter). */

@@ -9,11 +9,17 @@
  * So one address per node serves both (`--listen` is what peers dial and what clients are
  * given), and the secret guards both: a client must pass the same HMAC handshake as a peer.
  *
- * Bounds: connections before their first frame (MAX_PENDING_HANDSHAKES, each with the handshake
- * deadline and a first frame of at most HANDSHAKE_MAX_FRAME_BYTES), client connections
- * (MAX_CLIENT_CONNECTIONS), and per connection what ClientConnection bounds.
+ * With `tls`, the whole port speaks TLS: every connection, peer or client, first completes a
+ * mutual TLS handshake (a certificate from the cluster's CA is required of clients as of peers:
+ * TLS ends before the first frame could say which is calling), and only then is its first frame
+ * read, inside TLS. Nothing on the port is read in the clear.
+ *
+ * Bounds: connections before their first frame (MAX_PENDING_HANDSHAKES, TLS handshakes in
+ * progress included, each with the handshake deadline counted from accept and a first frame of
+ * at most HANDSHAKE_MAX_FRAME_BYTES), client connections (MAX_CLIENT_CONNECTIONS), and per
+ * connection what ClientConnection bounds.
  */
-import net from 'node:net';
+import type net from 'node:net';
 import { TesseraError } from '../../errors.ts';
 import type { NodeId } from '../../raft/types.ts';
 import { decodePreamble } from './client-codec.ts';
@@ -26,8 +32,9 @@ import { MIN_SECRET_BYTES } from './handshake.ts';
 import { LogOnce, defaultTcpLog, type TcpLog } from './log-once.ts';
 import { OpenSockets } from './open-sockets.ts';
 import { MAX_LOG_KEYS } from './tcp-tuning.ts';
-import type { PeerAddress } from './tls.ts';
+import { checkTlsOptions, createServer, inboundTlsFailure, looksLikeTlsHello, type PeerAddress, type TcpTlsOptions } from './tls.ts';
 import { listenOn } from './listen.ts';
+import { TlsHandshakes } from './tls-handshakes.ts';
 
 export interface ClientServerOptions {
   readonly nodeId: NodeId;
@@ -41,11 +48,13 @@ export interface ClientServerOptions {
   /** Connection trouble, once per (remote, reason). Default: console.warn. */
   readonly log?: TcpLog;
   readonly limits?: Partial<ClientLimits>;
+  /** Mutual TLS on the whole port (see above); the node's TcpNetwork must use the same. */
+  readonly tls?: TcpTlsOptions;
 }
 
 export interface ClientServerStats {
   readonly clientConnections: number;
-  /** Accepted, first frame not yet read. */
+  /** Accepted, first frame not yet read (under TLS: TLS handshakes in progress included). */
   readonly pendingConnections: number;
   readonly forwardedConnections: number;
   /** Refused before their first frame or at their preamble (limits, closing, wrong cluster or version). */
@@ -62,6 +71,8 @@ interface Pending {
 
 export class ClientServer {
   private readonly pending = new Set<Pending>();
+  /** Under TLS: connections accepted whose TLS handshake is not done (counted with `pending`). */
+  private readonly tlsHandshakes = new TlsHandshakes();
   private readonly clients = new Set<ClientConnection>();
   private readonly sockets = new OpenSockets(() => this.closing !== null);
   private readonly log: LogOnce;
@@ -82,11 +93,20 @@ export class ClientServer {
   /** Validates the options, starts listening, and resolves once the listener is bound. */
   static async create(options: ClientServerOptions): Promise<ClientServer> {
     checkOptions(options);
-    const server = net.createServer();
-    const cs = new ClientServer(options, server);
-    server.on('connection', (socket) => cs.accept(socket));
+    let cs: ClientServer | null = null;
+    const server = createServer(
+      options.tls,
+      options.limits?.handshakeTimeoutMs ?? DEFAULT_CLIENT_LIMITS.handshakeTimeoutMs,
+      (raw) => cs?.acceptRaw(raw),
+      (socket) => cs?.accept(socket),
+      (error, socket) => {
+        const failure = inboundTlsFailure(error, socket);
+        cs?.log.report(failure.remote, failure.error);
+      },
+    );
+    cs = new ClientServer(options, server);
     cs.boundPort = await listenOn(server, options.listen);
-    server.on('error', (e) => cs.log.report('listener', new TesseraError('CLOSED', `listener error: ${e.message}`, { cause: e })));
+    server.on('error', (e) => cs?.log.report('listener', new TesseraError('CLOSED', `listener error: ${e.message}`, { cause: e })));
     return cs;
   }
 
@@ -105,7 +125,7 @@ export class ClientServer {
     }
     return {
       clientConnections: this.clients.size,
-      pendingConnections: this.pending.size,
+      pendingConnections: this.pending.size + this.tlsHandshakes.size,
       forwardedConnections: this.counters.forwarded,
       refusedConnections: this.counters.refused,
       requests,
@@ -134,26 +154,47 @@ export class ClientServer {
     return this.closing;
   }
 
+  /**
+   * Every accepted TCP socket, first. In clear text accept() follows at once and judges it;
+   * under TLS this is where it is counted against the bound, before any TLS work is spent on it.
+   */
+  private acceptRaw(raw: net.Socket): void {
+    this.track(raw);
+    if (this.o.tls === undefined) return;
+    const full = this.pending.size + this.tlsHandshakes.size >= this.limits.maxPendingConnections;
+    if (this.listenerClosed !== null || full) return this.refuseEarly(raw, remoteName(raw));
+    this.tlsHandshakes.begin(raw);
+  }
+
+  /** A connection ready to read its first frame: at once in clear text, after its TLS handshake under TLS. */
   private accept(socket: net.Socket): void {
     this.track(socket);
-    if (this.listenerClosed !== null || this.pending.size >= this.limits.maxPendingConnections) {
-      this.counters.refused++;
-      this.log.report(remoteName(socket), new TesseraError('CLOSED', `refused a connection: ${this.listenerClosed ? 'closing' : 'too many connections before their first frame'}`));
-      socket.destroy();
-      return;
-    }
-    const started = performance.now();
+    // Under TLS the deadline runs from the TCP accept, so TLS and the first frame share it.
+    const started = this.o.tls === undefined ? performance.now() : this.tlsHandshakes.finish(socket);
+    // Read now: a destroyed socket forgets its address, and most log lines follow a destroy.
+    const remote = remoteName(socket);
+    // Under TLS the bound was applied at the raw accept (acceptRaw), where this connection already counts.
+    const full = this.o.tls === undefined && this.pending.size >= this.limits.maxPendingConnections;
+    if (this.listenerClosed !== null || full) return this.refuseEarly(socket, remote);
     const decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME_BYTES);
     const raw: Uint8Array[] = [];
     const entry: Pending = {
       socket,
-      timer: setTimeout(() => {
-        this.dropPending(entry);
-        this.log.report(remoteName(socket), new TesseraError('TIMEOUT', `no first frame within ${this.limits.handshakeTimeoutMs} ms`));
-      }, this.limits.handshakeTimeoutMs),
+      timer: setTimeout(
+        () => {
+          this.dropPending(entry);
+          this.log.report(remote, new TesseraError('TIMEOUT', `no first frame within ${this.limits.handshakeTimeoutMs} ms`));
+        },
+        Math.max(0, this.limits.handshakeTimeoutMs - (performance.now() - started)),
+      ),
     };
     this.pending.add(entry);
     const onData = (chunk: Buffer): void => {
+      if (raw.length === 0 && this.o.tls === undefined && looksLikeTlsHello(chunk)) {
+        this.dropPending(entry);
+        this.log.report(remote, new TesseraError('PROTOCOL_ERROR', 'a TLS client called this port, which does not speak TLS (is this node started without --tls-cert?)'));
+        return;
+      }
       raw.push(chunk);
       let payload: Uint8Array | null;
       try {
@@ -161,7 +202,7 @@ export class ClientServer {
         payload = decoder.next();
       } catch (e) {
         this.dropPending(entry);
-        this.log.report(remoteName(socket), e instanceof TesseraError ? e : new TesseraError('PROTOCOL_ERROR', String(e)));
+        this.log.report(remote, e instanceof TesseraError ? e : new TesseraError('PROTOCOL_ERROR', String(e)));
         return;
       }
       if (payload === null) return;
@@ -222,6 +263,13 @@ export class ClientServer {
     this.clients.add(connection);
   }
 
+  /** Refused before reading anything: closing, or too many connections before their first frame. */
+  private refuseEarly(socket: net.Socket, remote: string): void {
+    this.counters.refused++;
+    this.log.report(remote, new TesseraError('CLOSED', `refused a connection: ${this.listenerClosed ? 'closing' : 'too many connections before their first frame'}`));
+    socket.destroy();
+  }
+
   private refuse(socket: net.Socket, error: TesseraError): void {
     this.counters.refused++;
     this.log.report(remoteName(socket), error);
@@ -252,4 +300,5 @@ function checkOptions(o: ClientServerOptions): void {
   for (const [key, value] of Object.entries(o.limits ?? {})) {
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 1) throw bad(`limits.${key} must be a positive number, got ${String(value)}`);
   }
+  if (o.tls !== undefined) checkTlsOptions(o.tls);
 }

@@ -10,7 +10,6 @@
  * memory, and what does not fit is dropped and counted, as Raft expects of an unreliable network.
  */
 import type net from 'node:net';
-import type tls from 'node:tls';
 import { TesseraError } from '../../errors.ts';
 import type { Transport } from '../../node/ports.ts';
 import type { Message, NodeId } from '../../raft/types.ts';
@@ -24,7 +23,7 @@ import { encodeMessageFrame } from './message-codec.ts';
 import { PeerLink, type LinkStats } from './peer-link.ts';
 import { DEFAULT_TCP_TUNING, MAX_LOG_KEYS, type TcpTuning } from './tcp-tuning.ts';
 import { OpenSockets } from './open-sockets.ts';
-import { createServer, type PeerAddress, type TcpTlsOptions } from './tls.ts';
+import { checkTlsOptions, createServer, inboundTlsFailure, type PeerAddress, type TcpTlsOptions } from './tls.ts';
 import { listenOn } from './listen.ts';
 
 export interface TcpNetworkOptions {
@@ -234,12 +233,10 @@ export class TcpNetwork implements Network {
     if (head !== undefined) connection.replay(head);
   }
 
-  /** A TLS handshake of an inbound connection failed (Node has already destroyed the socket). */
+  /** A TLS handshake of an inbound connection failed (createServer destroys the socket next). */
   private tlsFailed(error: Error, socket: net.Socket): void {
-    // A rejected client certificate surfaces as a hang-up; its verification error says why.
-    const why = (socket as tls.TLSSocket).authorizationError?.toString() ?? error.message;
-    // The address is gone once Node has destroyed the socket; all such clients share one log key.
-    this.log.report(socket.remoteAddress ?? 'unidentified TLS client', new TesseraError('AUTH_FAILED', `TLS handshake failed: ${why}`, { cause: error }));
+    const failure = inboundTlsFailure(error, socket);
+    this.log.report(failure.remote, failure.error);
   }
 
   private authenticated(c: InboundConnection): void {
@@ -291,4 +288,5 @@ function checkOptions(o: TcpNetworkOptions): void {
   for (const [key, value] of Object.entries(o.tuning ?? {})) {
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 1) throw bad(`tuning.${key} must be a positive number, got ${String(value)}`);
   }
+  if (o.tls !== undefined) checkTlsOptions(o.tls);
 }

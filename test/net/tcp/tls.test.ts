@@ -61,4 +61,14 @@ describe('TcpNetwork over TLS', () => {
     }
     expect(a.logs.map((e) => [e.peer, e.code])).toEqual([[HOST, 'AUTH_FAILED']]);
   });
+
+  it('a caller that never starts TLS is disconnected at the handshake deadline and logged once', async () => {
+    const c = cluster();
+    const a = await c.start(1, { tls: TRUSTED, tuning: { handshakeTimeoutMs: 300 } });
+    const s = await rawConnect(a.network.port);
+    s.on('error', () => {});
+    expect(await closed(s)).toBeLessThan(5000);
+    expect(await until(() => a.network.stats().openSockets === 0)).toBe(true);
+    expect(a.logs.map((e) => [e.peer, e.code])).toEqual([[HOST, 'TIMEOUT']]);
+  });
 });
