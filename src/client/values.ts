@@ -17,6 +17,7 @@ import { Packr, Unpackr } from 'msgpackr';
 import { TesseraError } from '../errors.ts';
 import { validateKey } from '../store/kv-command.ts';
 import type { KvRecord } from '../store/kv-command.ts';
+import { ownedBytes } from '../util/alloc.ts';
 import { asUint8Array, fromUtf8, prefixEnd, utf8 } from '../util/bytes.ts';
 
 export type Key = string | Uint8Array;
@@ -81,8 +82,9 @@ export function decodeMsgpack<T = unknown>(bytes: Uint8Array): T {
   }
 }
 
+/** What the user gets: bytes of their own (see ownedBytes), never a view the store or a socket keeps. */
 export function toEntry(key: Uint8Array, r: KvRecord): KvEntry {
-  return { key, value: r.value, createRevision: r.createRevision, modRevision: r.modRevision, version: r.version };
+  return { key: ownedBytes(key), value: ownedBytes(r.value), createRevision: r.createRevision, modRevision: r.modRevision, version: r.version };
 }
 
 export function toOptionalEntry(key: Uint8Array, r: KvRecord | null | undefined): KvEntry | null {

@@ -159,6 +159,6 @@ export class Watch implements AsyncIterableIterator<WatchEvent> {
     this.cursor = { revision: e.revision, sub: e.sub + 1 };
     if (!this.matches(e.key)) return;
     const entry = toEntry(e.key, e.record);
-    this.buffer.push({ type: e.type, key: e.key, value: e.record.value, revision: e.revision, sub: e.sub, entry });
+    this.buffer.push({ type: e.type, key: entry.key, value: entry.value, revision: e.revision, sub: e.sub, entry });
   }
 }

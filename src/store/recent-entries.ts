@@ -6,6 +6,7 @@
  * are read from LMDB as before. A contiguous run of indexes, oldest evicted first.
  */
 import { entrySize, type Entry } from '../raft/types.ts';
+import { ownedBytes } from '../util/alloc.ts';
 
 /** Bytes of recent entries a log store keeps in memory. */
 export const RECENT_ENTRY_BYTES = 64 * 1024 * 1024;
@@ -28,7 +29,9 @@ export class RecentEntries {
       for (const e of this.entries.splice(first.index - lo)) this.bytes -= entrySize(e);
     }
     for (const e of added) {
-      this.entries.push(e);
+      // A view into a bigger buffer (a received frame, a pool) would keep all of it alive here.
+      const data = ownedBytes(e.data);
+      this.entries.push(data === e.data ? e : { ...e, data });
       this.bytes += entrySize(e);
     }
     let drop = 0;

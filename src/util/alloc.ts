@@ -7,8 +7,9 @@
  * 8 KiB pool instead (about 0.1 µs), whose address lmdb-js caches. The arrays returned are plain
  * Uint8Arrays over a slice of such a pool: `.buffer` may hold other arrays' bytes, so nothing
  * may assume it owns the whole ArrayBuffer (always pair `.buffer` with byteOffset/byteLength).
- * A long-lived small array keeps its 8 KiB pool alive; the arrays made here are either
- * short-lived or held in bulk (log entries, records), where neighbours share the pool.
+ * A small array keeps its whole 8 KiB pool alive, so pooled arrays are for what dies soon:
+ * keys and records on their way into LMDB, decoded fields on their way to an encoder. Whatever
+ * may live long (a cached log entry, a value handed to the user) goes through ownedBytes().
  */
 
 const POOLED_BELOW = Buffer.poolSize >>> 1;
@@ -24,5 +25,17 @@ export function allocBytes(n: number): Uint8Array {
 export function copyBytes(src: Uint8Array, start = 0, end = src.length): Uint8Array {
   const out = allocBytes(end - start);
   out.set(src.subarray(start, end));
+  return out;
+}
+
+/**
+ * `b` itself if it is the whole of its ArrayBuffer, else an exact copy with its own: for bytes
+ * that will be kept (a cache, the user), so that a small pooled slice, or a view into a
+ * received 64 KiB socket chunk, does not keep the whole of its buffer alive.
+ */
+export function ownedBytes(b: Uint8Array): Uint8Array {
+  if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) return b;
+  const out = new Uint8Array(b.byteLength);
+  out.set(b);
   return out;
 }

@@ -98,11 +98,17 @@ export class ByteWriter {
   }
 
   /**
-   * What was written, without copying it when the buffer is nearly full (a writer sized up
-   * front for a megabyte payload): a view the caller owns; the writer must not be used after.
+   * What was written, in an array that owns its buffer (no pool: the result may be kept, e.g.
+   * as a log entry). Without a copy when the writer was sized up front for a large payload and
+   * is nearly full. The writer must not be used after.
    */
   finishOwned(): Uint8Array {
-    if (this.borrowed || this.buf.length - this.len > this.buf.length / 8) return this.finish();
+    if (this.borrowed || this.buf.length - this.len > this.buf.length / 8) {
+      const out = new Uint8Array(this.len);
+      out.set(this.buf.subarray(0, this.len));
+      this.release();
+      return out;
+    }
     return this.buf.subarray(0, this.len);
   }
 

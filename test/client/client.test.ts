@@ -41,6 +41,19 @@ describe('Client: put/get', () => {
     expect(await kv.revision()).toBeGreaterThanOrEqual(put2.revision);
   });
 
+  it('hands out keys and values that own their memory (no view keeps a pool or a frame alive)', async () => {
+    const { kv } = await setup();
+    await kv.put('owned', 'v1');
+    const put = await kv.put('owned', 'v2');
+    const got = await kv.get('owned');
+    const page: { key: Uint8Array; value: Uint8Array }[] = [];
+    for await (const e of kv.range('own')) page.push(e);
+    for (const bytes of [put.prev!.value, put.prev!.key, got!.value, got!.key, page[0]!.value, page[0]!.key]) {
+      expect(bytes.byteOffset).toBe(0);
+      expect(bytes.buffer.byteLength).toBe(bytes.byteLength);
+    }
+  });
+
   it('stores bytes as is, strings as UTF-8, and everything else as MessagePack', async () => {
     const { kv } = await setup();
     await kv.put('bytes', new Uint8Array([0, 255, 1]));

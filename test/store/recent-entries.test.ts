@@ -6,6 +6,19 @@ const e = (index: number, term = 1, bytes = 10): Entry => ({ index, term, type: 
 const idx = (es: readonly Entry[] | null) => es?.map((x) => `${x.index}/${x.term}`) ?? null;
 
 describe('RecentEntries', () => {
+  it('keeps its own copy of data that is a view into a bigger buffer (a frame, a pool), and no copy of owned data', () => {
+    const r = new RecentEntries(1 << 20);
+    const frame = new Uint8Array(64 * 1024).fill(7);
+    const view: Entry = { index: 1, term: 1, type: EntryType.Normal, data: frame.subarray(100, 110) };
+    const owned = e(2);
+    r.append([view, owned]);
+    const [a, b] = r.get(1, 3, Infinity)!;
+    expect(a!.data.buffer.byteLength).toBe(10);
+    expect(Array.from(a!.data)).toEqual(Array(10).fill(7));
+    expect(view.data.buffer).toBe(frame.buffer); // the caller's entry is left as it was
+    expect(b).toBe(owned);
+  });
+
   it('serves a contiguous run, and only whole requests inside it', () => {
     const r = new RecentEntries(1 << 20);
     r.append([e(5), e(6), e(7)]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allocBytes, copyBytes } from '../../src/util/alloc.ts';
+import { allocBytes, copyBytes, ownedBytes } from '../../src/util/alloc.ts';
 
 describe('allocBytes / copyBytes', () => {
   it('returns plain Uint8Arrays of the asked length, small ones sharing a pool, large ones on their own', () => {
@@ -25,5 +25,17 @@ describe('allocBytes / copyBytes', () => {
     const d = copyBytes(c);
     d[0] = 7;
     expect(c[0]).toBe(2);
+  });
+
+  it('ownedBytes keeps an array that is its whole buffer, and copies a view out of a bigger one', () => {
+    const own = new Uint8Array([1, 2, 3]);
+    expect(ownedBytes(own)).toBe(own);
+    const pooled = copyBytes(own);
+    const kept = ownedBytes(pooled);
+    expect(kept).not.toBe(pooled);
+    expect(Array.from(kept)).toEqual([1, 2, 3]);
+    expect(kept.buffer.byteLength).toBe(3);
+    pooled[0] = 9;
+    expect(kept[0]).toBe(1);
   });
 });
