@@ -38,7 +38,7 @@ export class LmdbKvBackend implements KvBackend {
   batchAsync?: <T>(fn: () => T, done: (error: Error | undefined, value: T | undefined) => void) => void;
 
   get(table: KvTable, key: Uint8Array): Uint8Array | undefined {
-    return get(this.dbs[table], key, undefined);
+    return get(this.dbs[table], key, undefined, LARGE_VALUE_TABLES.has(table));
   }
 
   range(table: KvTable, start: Uint8Array, end: Uint8Array | null, limit: number): KvEntry[] {
@@ -134,9 +134,15 @@ export class LmdbKvBackend implements KvBackend {
   }
 }
 
-function get(db: BinaryDb, key: Uint8Array, transaction: Transaction | undefined): Uint8Array | undefined {
-  if (transaction) {
-    const v = db.get(buf(key), { transaction });
+/**
+ * Tables of megabyte values: lmdb-js's getBinary reads those straight into a buffer of their
+ * own, where the shared read buffer would cost a second copy (and a zero-filled allocation).
+ */
+const LARGE_VALUE_TABLES: ReadonlySet<KvTable> = new Set(['chunks']);
+
+function get(db: BinaryDb, key: Uint8Array, transaction: Transaction | undefined, large = false): Uint8Array | undefined {
+  if (transaction || large) {
+    const v = transaction ? db.get(buf(key), { transaction }) : db.getBinary(buf(key));
     return v === undefined ? undefined : asUint8Array(v);
   }
   // getBinaryFast fills lmdb-js's shared read buffer (valid until its next read): copied out at
