@@ -24,6 +24,7 @@ import { PeerLink, type LinkStats } from './peer-link.ts';
 import { DEFAULT_TCP_TUNING, MAX_LOG_KEYS, type TcpTuning } from './tcp-tuning.ts';
 import { OpenSockets } from './open-sockets.ts';
 import { checkTlsOptions, createServer, inboundTlsFailure, type PeerAddress, type TcpTlsOptions } from './tls.ts';
+import { TlsHandshakes } from './tls-handshakes.ts';
 import { listenOn } from './listen.ts';
 
 export interface TcpNetworkOptions {
@@ -68,6 +69,8 @@ export class TcpNetwork implements Network {
   private readonly links = new Map<string, PeerLink>();
   private readonly inbound = new Map<string, InboundConnection>();
   private readonly pending = new Set<InboundConnection>();
+  /** Under TLS: accepted connections whose TLS handshake is not done (counted with `pending`). */
+  private readonly tlsHandshakes = new TlsHandshakes();
   private readonly sockets = new OpenSockets(() => this.closing !== null);
   private receiver: Receiver | null = null;
   private closing: Promise<void> | null = null;
@@ -92,7 +95,7 @@ export class TcpNetwork implements Network {
     const server = createServer(
       options.tls,
       tuning.handshakeTimeoutMs,
-      (raw) => network?.track(raw),
+      (raw) => network?.acceptRaw(raw),
       (socket) => network?.accept(socket),
       (error, socket) => network?.tlsFailed(error, socket),
     );
@@ -210,13 +213,23 @@ export class TcpNetwork implements Network {
     this.accept(socket, head);
   }
 
+  /**
+   * Every TCP socket this listener accepts, first. Under TLS it is counted against the bound on
+   * handshakes in progress here, before any TLS work is spent on it; in clear text accept()
+   * follows at once and judges it.
+   */
+  private acceptRaw(raw: net.Socket): void {
+    this.track(raw);
+    if (this.o.tls === undefined) return;
+    if (this.closing !== null || this.pending.size + this.tlsHandshakes.size >= this.tuning.maxPendingHandshakes) return this.refuse(raw);
+    this.tlsHandshakes.begin(raw);
+  }
+
   private accept(socket: net.Socket, head?: Uint8Array): void {
-    if (this.closing !== null || this.pending.size >= this.tuning.maxPendingHandshakes) {
-      this.counters.refused++;
-      this.log.report(socket.remoteAddress ?? 'unknown address', new TesseraError('CLOSED', `refused a connection: ${this.closing ? 'closing' : 'too many handshakes in progress'}`));
-      socket.destroy();
-      return;
-    }
+    // A TLS socket of this listener was counted at its raw accept (adopted sockets never were).
+    const countedRaw = this.o.tls !== undefined && head === undefined;
+    if (countedRaw) this.tlsHandshakes.finish(socket);
+    if (this.closing !== null || (!countedRaw && this.pending.size >= this.tuning.maxPendingHandshakes)) return this.refuse(socket);
     this.track(socket);
     const connection = new InboundConnection(socket, {
       self: this.o.nodeId,
@@ -231,6 +244,12 @@ export class TcpNetwork implements Network {
     });
     this.pending.add(connection);
     if (head !== undefined) connection.replay(head);
+  }
+
+  private refuse(socket: net.Socket): void {
+    this.counters.refused++;
+    this.log.report(socket.remoteAddress ?? 'unknown address', new TesseraError('CLOSED', `refused a connection: ${this.closing ? 'closing' : 'too many handshakes in progress'}`));
+    socket.destroy();
   }
 
   /** A TLS handshake of an inbound connection failed (createServer destroys the socket next). */

@@ -71,4 +71,24 @@ describe('TcpNetwork over TLS', () => {
     expect(await until(() => a.network.stats().openSockets === 0)).toBe(true);
     expect(a.logs.map((e) => [e.peer, e.code])).toEqual([[HOST, 'TIMEOUT']]);
   });
+
+  it('bounds connections still in their TLS handshake by maxPendingHandshakes, and a freed place is taken again', async () => {
+    const c = cluster();
+    const a = await c.start(1, { tls: TRUSTED, tuning: { maxPendingHandshakes: 2 } });
+    const b = await c.start(2, { tls: TRUSTED });
+    // Two callers that never start TLS hold both places.
+    const idle = await Promise.all([rawConnect(a.network.port), rawConnect(a.network.port)]);
+    for (const s of idle) s.on('error', () => {});
+    expect(await until(() => a.network.stats().openSockets >= 2)).toBe(true);
+    const third = await rawConnect(a.network.port);
+    third.on('error', () => {});
+    expect(await closed(third)).toBeLessThan(1000);
+    expect(a.network.stats().refusedConnections).toBe(1);
+    expect(a.logs.some((e) => e.code === 'CLOSED' && e.message.includes('too many handshakes in progress'))).toBe(true);
+    idle[0]!.destroy();
+    idle[1]!.destroy();
+    // With the places free again, a real peer gets in.
+    b.network.transportFor(2).send(heartbeat(2, 1, 'after the flood'));
+    expect(await until(() => a.received.some((m) => m.context === 'after the flood'))).toBe(true);
+  });
 });
