@@ -124,6 +124,8 @@ export interface CommitStats {
   readonly state: Map<number, StateCounters>;
   /** Messages sent on the in-process network, by type. */
   readonly messages: Map<string, number>;
+  /** LMDB's last transaction id per store environment ("log n1", "state n2"): differences are commits. */
+  readonly txns: Map<string, number>;
 }
 
 export interface LogCounters {
@@ -138,7 +140,18 @@ export interface StateCounters {
   ms: number;
 }
 
-const stats: CommitStats = { log: new Map(), state: new Map(), messages: new Map() };
+const stats: CommitStats = { log: new Map(), state: new Map(), messages: new Map(), txns: new Map() };
+
+/**
+ * The environments the cluster's stores write, by "log n<id>" / "state n<id>", seen at their
+ * first write. LMDB's own transaction id counts the commits that really happened (lmdb-js may
+ * merge several asynchronous childTransactions into one), hence the flushes.
+ */
+const envs = new Map<string, RootDatabase>();
+
+function envTxnId(env: RootDatabase): number {
+  return (env.getStats() as { lastTxnId: number }).lastTxnId;
+}
 
 function nodeOf(dir: string): number {
   const m = /node-(\d+)/.exec(dir);
@@ -154,6 +167,7 @@ export function instrumentStores(): CommitStats {
   const logProto = LmdbLogStore.prototype as unknown as { save: (this: LmdbLogStore, ...a: unknown[]) => void };
   const save = logProto.save;
   logProto.save = function (this: LmdbLogStore, ...args: unknown[]) {
+    envs.set(`log n${nodeOf(this.directory)}`, (this as unknown as { env: RootDatabase }).env);
     const [hardState, entries] = args as [unknown, readonly unknown[]];
     const t = performance.now();
     try {
@@ -197,6 +211,13 @@ export function instrumentStores(): CommitStats {
       stats.state.set(id, s);
     }
   };
+  // Asynchronous apply batches (real nodes): remember the environment they commit to.
+  const asyncProto = LmdbKvBackend.prototype as unknown as { commitAsync: (this: LmdbKvBackend, ...a: unknown[]) => unknown };
+  const commitAsync = asyncProto.commitAsync;
+  asyncProto.commitAsync = function (this: LmdbKvBackend, ...args: unknown[]) {
+    envs.set(`state n${nodeOf(this.dir)}`, (this as unknown as { env: RootDatabase }).env);
+    return commitAsync.apply(this, args);
+  };
   const netProto = InProcessNetwork.prototype as unknown as { enqueue: (this: InProcessNetwork, m: Message) => void };
   const enqueue = netProto.enqueue;
   netProto.enqueue = function (this: InProcessNetwork, m: Message) {
@@ -211,6 +232,7 @@ export function snapshotStats(): CommitStats {
     log: new Map([...stats.log].map(([k, v]) => [k, { ...v }])),
     state: new Map([...stats.state].map(([k, v]) => [k, { ...v }])),
     messages: new Map(stats.messages),
+    txns: new Map([...envs].filter(([, env]) => (env as { status?: string }).status !== 'closed').map(([k, env]) => [k, envTxnId(env)])),
   };
 }
 
@@ -227,7 +249,9 @@ export function diffStats(a: CommitStats, b: CommitStats): CommitStats {
   }
   const messages = new Map<string, number>();
   for (const [k, v] of b.messages) messages.set(k, v - (a.messages.get(k) ?? 0));
-  return { log, state, messages };
+  const txns = new Map<string, number>();
+  for (const [k, v] of b.txns) if (a.txns.has(k)) txns.set(k, v - a.txns.get(k)!);
+  return { log, state, messages, txns };
 }
 
 /** The file-system type under `dir` (statfs magic), to warn when the "disk" is really RAM. */
