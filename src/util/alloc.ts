@@ -34,7 +34,11 @@ export function copyBytes(src: Uint8Array, start = 0, end = src.length): Uint8Ar
  * received 64 KiB socket chunk, does not keep the whole of its buffer alive.
  */
 export function ownedBytes(b: Uint8Array): Uint8Array {
-  if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) return b;
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : unpooledCopy(b);
+}
+
+/** A copy in an ArrayBuffer of its own, exactly sized (never from the pool). */
+export function unpooledCopy(b: Uint8Array): Uint8Array {
   const out = new Uint8Array(b.byteLength);
   out.set(b);
   return out;

@@ -5,7 +5,7 @@
  * byte-for-byte across replicas) and so that decoding never trusts a length it has not checked.
  */
 import { TesseraError, type TesseraErrorCode } from '../errors.ts';
-import { copyBytes } from './alloc.ts';
+import { copyBytes, unpooledCopy } from './alloc.ts';
 import { assert } from './assert.ts';
 import { fromUtf8, utf8 } from './bytes.ts';
 
@@ -104,8 +104,7 @@ export class ByteWriter {
    */
   finishOwned(): Uint8Array {
     if (this.borrowed || this.buf.length - this.len > this.buf.length / 8) {
-      const out = new Uint8Array(this.len);
-      out.set(this.buf.subarray(0, this.len));
+      const out = unpooledCopy(this.buf.subarray(0, this.len));
       this.release();
       return out;
     }
