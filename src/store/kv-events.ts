@@ -38,6 +38,8 @@ export type KvEvent =
 const TYPE_PUT = 1;
 const TYPE_DELETE = 2;
 const TRIM_PAGE = 1024;
+const TRIM_LOOKAHEAD = 8;
+const NO_KEY = new Uint8Array(0);
 
 /** Appends and trims within apply batches (begin/end bracket each batch). */
 export class KvEventLog {
@@ -74,22 +76,45 @@ export class KvEventLog {
     this.dirty = true;
   }
 
-  /** Drops the oldest revisions until at most eventHistory events remain. */
+  /**
+   * Drops the oldest revisions, each whole, until at most eventHistory events remain. Called once
+   * per batch, it leaves exactly what calling it after every entry would: appends only lengthen
+   * the suffix from any revision, so a revision dropped at some entry would also be dropped at
+   * the batch's end, and the reverse. One scan per batch instead of two per entry, which in a
+   * node whose history is full was a third of the cost of applying a put.
+   */
   trim(): void {
-    while (this.meta.count > this.limits.eventHistory) {
-      const [oldest] = this.backend.range('events', new Uint8Array(0), null, 1);
-      if (oldest === undefined) throw new TesseraError('CORRUPTION', `event log: count ${this.meta.count} but no events`);
-      const revision = revisionOf(oldest.key);
-      let removed = 0;
-      for (;;) {
-        const page = this.backend.range('events', eventKey(revision, 0), eventKey(revision + 1, 0), TRIM_PAGE);
-        for (const e of page) this.backend.delete('events', e.key);
-        removed += page.length;
-        if (page.length < TRIM_PAGE) break;
+    const history = this.limits.eventHistory;
+    let { floor, count } = this.meta;
+    if (count <= history) return;
+    let dropping = -1;
+    for (;;) {
+      // Everything before this page was deleted, so each scan starts from the first key. It
+      // reads what must go, plus a few to find where the last revision to drop ends.
+      const limit = Math.min(TRIM_PAGE, Math.max(0, count - history) + TRIM_LOOKAHEAD);
+      const page = this.backend.range('events', NO_KEY, null, limit);
+      for (const e of page) {
+        const revision = revisionOf(e.key);
+        if (revision !== dropping) {
+          // A revision goes whole or not at all, decided at its first event.
+          if (count <= history) return this.setTrimmed(floor, count);
+          dropping = revision;
+          floor = revision + 1;
+        }
+        this.backend.delete('events', e.key);
+        count--;
       }
-      this.meta = { floor: revision + 1, count: this.meta.count - removed };
-      this.dirty = true;
+      if (page.length < limit) {
+        // No events left: only right if the count says so (one revision may outnumber the history).
+        if (count !== 0) throw new TesseraError('CORRUPTION', `event log: count says ${count} more events than are stored`);
+        return this.setTrimmed(floor, count);
+      }
     }
+  }
+
+  private setTrimmed(floor: number, count: number): void {
+    this.meta = { floor, count };
+    this.dirty = true;
   }
 }
 

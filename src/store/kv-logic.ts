@@ -2,8 +2,9 @@
  * The key-value state machine's semantics over a KvBackend: one apply batch is one backend
  * batch holding the effects of every entry, the session and event bookkeeping, and the applied
  * index/term, so a crash or a rejected batch leaves all of it as it was. Results depend only on
- * the entries, never on how they were split into batches (sessions expire and events are
- * trimmed per entry), so replicas that batch differently still agree byte for byte.
+ * the entries, never on how they were split into batches (sessions expire per entry, and the
+ * event trim at a batch's end keeps what trimming per entry would), so replicas that batch
+ * differently still agree byte for byte.
  */
 import { TesseraError } from '../errors.ts';
 import { MAX_KEY_BYTES } from '../limits.ts';
@@ -118,10 +119,10 @@ export class KvLogic {
       assert(e.index === index + 1, () => `apply: got index ${e.index}, expected ${index + 1}`);
       assert(e.term >= term, () => `apply: term ${e.term} at ${e.index} is below ${term}`);
       out.push(this.applyEntry(e));
-      this.eventLog.trim();
       index = e.index;
       term = e.term;
     }
+    this.eventLog.trim();
     this.eventLog.end();
     this.sessions.end();
     const next = { index, term };

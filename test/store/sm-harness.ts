@@ -1,4 +1,5 @@
 /** How a conformance suite gets fresh state machines of the implementation under test. */
+import { KvImageParser } from '../../src/store/kv-image-parser.ts';
 import { expect } from 'vitest';
 import { isTesseraError, type TesseraErrorCode } from '../../src/errors.ts';
 import type { KvLimits } from '../../src/store/kv-limits.ts';
@@ -63,4 +64,18 @@ export function keptEvents(sm: KvStateMachine): { from: number; events: unknown[
       if (!isTesseraError(e, 'COMPACTED')) throw e;
     }
   }
+}
+
+/**
+ * Revisions of every event row the state holds, read from its snapshot image: unlike events(),
+ * this also sees rows below the history's floor, which a trim must never leave behind.
+ */
+export function storedEventRevisions(sm: KvStateMachine): number[] {
+  const out: number[] = [];
+  const parser = new KvImageParser((records) => {
+    for (const r of records) if (r.table === 'events') out.push(Number(Buffer.from(r.key).readBigUInt64BE(0)));
+  });
+  parser.push(sm.snapshot());
+  parser.end();
+  return out;
 }

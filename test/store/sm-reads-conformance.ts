@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { prefixEnd } from '../../src/util/bytes.ts';
 import { b, cas, del, delRange, emptyEntries, entriesOf, get, opDel, opPut, put, rec, txn } from './kv-fixtures.ts';
-import { expectCode, type OpenStateMachine } from './sm-harness.ts';
+import { expectCode, storedEventRevisions, type OpenStateMachine } from './sm-harness.ts';
 
 const str = (k: Uint8Array) => Buffer.from(k).toString();
 
@@ -137,6 +137,7 @@ export function describeReadConformance(open: OpenStateMachine): void {
       // Revision 3 holds two events: both go, never half a revision.
       expectCode(() => sm.events(3, 100), 'COMPACTED');
       expect(sm.events(4, 100).map((e) => e.revision)).toEqual([4, 5, 6]);
+      expect(storedEventRevisions(sm)).toEqual([4, 5, 6]);
       // Revisions without events past the floor are fine to ask for.
       sm.apply(emptyEntries(7, 1, 3));
       expect(sm.events(4, 100)).toHaveLength(3);
@@ -148,6 +149,31 @@ export function describeReadConformance(open: OpenStateMachine): void {
       sm.apply(entriesOf(1, 1, [put('a', '1'), put('b', '1'), put('c', '1'), delRange('a', null)]));
       expectCode(() => sm.events(4, 10), 'COMPACTED');
       expect(sm.events(5, 10)).toEqual([]);
+      expect(storedEventRevisions(sm)).toEqual([]);
+    });
+
+    it('trims at the end of a batch exactly what trimming after each entry leaves', () => {
+      const limits = { sessionIdleEntries: 1000, maxSessions: 10, eventHistory: 3 };
+      const history = entriesOf(1, 1, [
+        txn([], [opPut('a', '1'), opPut('b', '1')]),
+        put('c', '1'),
+        txn([], [opPut('d', '1'), opPut('e', '1'), opPut('f', '1')]),
+        put('g', '1'),
+        delRange('a', 'c'),
+        put('h', '1'),
+      ]);
+      const whole = open(limits).sm;
+      whole.apply(history);
+      const single = open(limits).sm;
+      const kept: number[][] = [];
+      for (const e of history) {
+        single.apply([e]);
+        kept.push(storedEventRevisions(single));
+      }
+      // After each entry: [1,1] [1,1,2] [3,3,3] (1 and 2 go whole) [4] [5,5] ... never a partial revision.
+      expect(kept).toEqual([[1, 1], [1, 1, 2], [3, 3, 3], [4], [4, 5, 5], [5, 5, 6]]);
+      expect(storedEventRevisions(whole)).toEqual([5, 5, 6]);
+      expect(whole.snapshot()).toEqual(single.snapshot());
     });
 
     it('rejects bad arguments', () => {
