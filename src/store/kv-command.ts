@@ -7,7 +7,7 @@
 import { TesseraError } from '../errors.ts';
 import { MAX_ENTRY_BYTES, MAX_KEY_BYTES } from '../limits.ts';
 import { ByteReader, ByteWriter } from '../util/byte-codec.ts';
-import { compareBytes, utf8 } from '../util/bytes.ts';
+import { compareBytes } from '../util/bytes.ts';
 import { MAX_CLIENT_ID_BYTES, MAX_TXN_OPS } from './kv-limits.ts';
 import { MODEL_OPS, readModelBody, validateModelCommand, writeModelBody, type ModelCommand } from './model-command.ts';
 
@@ -230,7 +230,8 @@ function validateCommand(cmd: KvCommand): void {
 
 function validateSession(s: KvSession): void {
   if (s.client.length === 0) throw new TesseraError('INVALID_ARGUMENT', 'session client id is empty');
-  const bytes = utf8(s.client).length;
+  // Counted the way utf8() encodes (a lone surrogate as 3 bytes), without encoding.
+  const bytes = Buffer.byteLength(s.client, 'utf8');
   if (bytes > MAX_CLIENT_ID_BYTES) {
     throw new TesseraError('INVALID_ARGUMENT', `session client id is ${bytes} bytes, limit ${MAX_CLIENT_ID_BYTES}`);
   }

@@ -8,8 +8,7 @@
  */
 import { TesseraError } from '../errors.ts';
 import { ByteReader, ByteWriter } from '../util/byte-codec.ts';
-import { concatBytes } from '../util/bytes.ts';
-import { readU32be, readU64be, u32be, u64be } from '../util/u64be.ts';
+import { readU32be, readU64be, u64beU32be } from '../util/u64be.ts';
 import type { KvBackend, KvReadView } from './kv-backend.ts';
 import { MAX_RANGE_LIMIT, type KvLimits } from './kv-limits.ts';
 import { EMPTY_EVENTS, encodeEvents, META_EVENTS, readEvents, type EventsMeta } from './kv-meta.ts';
@@ -139,7 +138,7 @@ export function readEventLog(view: KvReadView, fromRevision: number, limit: numb
 }
 
 function eventKey(revision: number, sub: number): Uint8Array {
-  return concatBytes([u64be(revision), u32be(sub)]);
+  return u64beU32be(revision, sub);
 }
 
 function revisionOf(key: Uint8Array): number {

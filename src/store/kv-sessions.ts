@@ -67,6 +67,18 @@ export class KvSessions {
     private readonly limits: KvLimits,
   ) {}
 
+  /** The last client id encoded: admit() and record() of one command both need it. */
+  private lastClient = '';
+  private lastKey: Uint8Array = new Uint8Array(0);
+
+  private keyOf(client: string): Uint8Array {
+    if (client !== this.lastClient) {
+      this.lastKey = utf8(client);
+      this.lastClient = client;
+    }
+    return this.lastKey;
+  }
+
   /** The first LRU row within the current batch: undefined = not read yet, null = no session. */
   private firstMemo: LruRow | null | undefined = undefined;
 
@@ -98,7 +110,7 @@ export class KvSessions {
     if (current !== null && current.since === since) {
       if (s.seq > current.seq) return { kind: 'run', previous: current };
       // A retry or a stale duplicate is activity of the session too.
-      this.store(utf8(s.client), { ...current, lastIndex: index });
+      this.store(this.keyOf(s.client), { ...current, lastIndex: index });
       return { kind: 'answer', result: s.seq === current.seq ? current.result : STALE };
     }
     const expired: KvResult = { ok: false, reason: 'session_expired', horizon: this.meta.horizon };
@@ -112,7 +124,7 @@ export class KvSessions {
 
   /** Records the result of a command admitted to run at `index`. */
   record(s: KvSession, index: number, previous: SessionState | null, result: KvResult): void {
-    const key = utf8(s.client);
+    const key = this.keyOf(s.client);
     if (previous === null) {
       this.setMeta({ ...this.meta, count: this.meta.count + 1 });
       // The newest row: the first one changes only if there was none.
@@ -128,7 +140,7 @@ export class KvSessions {
   }
 
   private load(client: string): SessionState | null {
-    const raw = this.backend.get('sessions', utf8(client));
+    const raw = this.backend.get('sessions', this.keyOf(client));
     if (raw === undefined) return null;
     const r = new ByteReader(raw, `session ${client}`, 'CORRUPTION');
     const state = { since: r.uvarint(), seq: r.uvarint(), lastIndex: r.uvarint(), result: decodeResult(r.bytes()) };

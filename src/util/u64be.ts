@@ -9,10 +9,19 @@ const TWO_32 = 2 ** 32;
 
 /** 8 bytes, big-endian; n must be a non-negative safe integer. */
 export function u64be(n: number): Uint8Array {
+  return u64beU32be(n, null);
+}
+
+/** u64be(n) followed by u32be(m) (m null: nothing), in one allocation: a composite key. */
+export function u64beU32be(n: number, m: number | null): Uint8Array {
   assert(Number.isSafeInteger(n) && n >= 0, () => `u64be out of range: ${n}`);
-  const out = allocBytes(8);
+  const out = allocBytes(m === null ? 8 : 12);
   putU32be(out, 0, Math.floor(n / TWO_32));
   putU32be(out, 4, n % TWO_32);
+  if (m !== null) {
+    assert(Number.isInteger(m) && m >= 0 && m < TWO_32, () => `u32be out of range: ${m}`);
+    putU32be(out, 8, m);
+  }
   return out;
 }
 
