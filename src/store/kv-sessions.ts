@@ -68,7 +68,7 @@ export class KvSessions {
   ) {}
 
   /** The last client id encoded: admit() and record() of one command both need it. */
-  private lastClient = '';
+  private lastClient: string | null = null;
   private lastKey: Uint8Array = new Uint8Array(0);
 
   private keyOf(client: string): Uint8Array {

@@ -1,7 +1,7 @@
 /** How a conformance suite gets fresh state machines of the implementation under test. */
-import { KvImageParser } from '../../src/store/kv-image-parser.ts';
 import { expect } from 'vitest';
 import { isTesseraError, type TesseraErrorCode } from '../../src/errors.ts';
+import { KvImageParser } from '../../src/store/kv-image-parser.ts';
 import type { KvLimits } from '../../src/store/kv-limits.ts';
 import type { KvStateMachine, SnapshotReader } from '../../src/store/kv-state-machine.ts';
 import { concatBytes } from '../../src/util/bytes.ts';

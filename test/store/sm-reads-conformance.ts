@@ -170,7 +170,7 @@ export function describeReadConformance(open: OpenStateMachine): void {
         single.apply([e]);
         kept.push(storedEventRevisions(single));
       }
-      // After each entry: [1,1] [1,1,2] [3,3,3] (1 and 2 go whole) [4] [5,5] ... never a partial revision.
+      // Entry 3 pushes out revisions 1 and 2, entry 4 all three events of revision 3: never part of one.
       expect(kept).toEqual([[1, 1], [1, 1, 2], [3, 3, 3], [4], [4, 5, 5], [5, 5, 6]]);
       expect(storedEventRevisions(whole)).toEqual([5, 5, 6]);
       expect(whole.snapshot()).toEqual(single.snapshot());
