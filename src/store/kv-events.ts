@@ -52,8 +52,15 @@ export class KvEventLog {
     private readonly limits: KvLimits,
   ) {}
 
-  begin(): void {
-    this.meta = readEvents(this.backend);
+  /** False until meta is read, and again once the backend may not be as the last batch left it. */
+  private cached = false;
+
+  /** Starts a batch; `continues`: the backend is as this object's last batch left it. */
+  begin(continues: boolean): void {
+    if (!continues || !this.cached) {
+      this.meta = readEvents(this.backend);
+      this.cached = true;
+    }
     this.dirty = false;
     // A failed batch may have appended at a revision that is applied again later.
     this.revision = 0;
@@ -62,6 +69,10 @@ export class KvEventLog {
 
   end(): void {
     if (this.dirty) this.backend.put('meta', META_EVENTS, encodeEvents(this.meta));
+  }
+
+  clearCache(): void {
+    this.cached = false;
   }
 
   append(revision: number, type: 'put' | 'delete', key: Uint8Array, record: KvRecord): void {

@@ -12,7 +12,7 @@ import { EntryType, type Entry } from '../raft/types.ts';
 import { assert } from '../util/assert.ts';
 import { bytesEqual, compareBytes } from '../util/bytes.ts';
 import type { KvBackend, KvBlobTable, KvReadView } from './kv-backend.ts';
-import { decodeCommand } from './kv-command.ts';
+import { decodeCommand, type KvCommand } from './kv-command.ts';
 import { decodeDataRecord, KvData, readDataRecord } from './kv-data.ts';
 import { KvEventLog, readEventLog, type KvEvent } from './kv-events.ts';
 import { execute } from './kv-execute.ts';
@@ -47,6 +47,8 @@ export interface KvRangePage {
 
 export class KvLogic {
   private applied: AppliedMeta;
+  /** Where the last batch that ran whole left the state (committed or not); null: caches cleared. */
+  private ranTo: AppliedMeta | null = null;
   private readonly data: KvData;
   private readonly eventLog: KvEventLog;
   private readonly sessions: KvSessions;
@@ -111,8 +113,14 @@ export class KvLogic {
   }
 
   private applyInBatch(entries: readonly Entry[], from: AppliedMeta): { results: KvApplyResult[]; applied: AppliedMeta } {
-    this.eventLog.begin();
-    this.sessions.begin();
+    // The caches describe the state the last batch that ran whole here left, and the backend
+    // holds that state only if it is at the point that batch left. Otherwise (a batch threw and
+    // was rolled back, or a commit was lost) they are dropped before anything reads them.
+    const continues = this.ranTo !== null && this.ranTo.index === from.index && this.ranTo.term === from.term;
+    if (!continues) this.clearCaches();
+    this.ranTo = null;
+    this.eventLog.begin(continues);
+    this.sessions.begin(continues);
     let { index, term } = from;
     const out: KvApplyResult[] = [];
     for (const e of entries) {
@@ -127,7 +135,14 @@ export class KvLogic {
     this.sessions.end();
     const next = { index, term };
     this.backend.put('meta', META_APPLIED, encodeApplied(next));
+    this.ranTo = next;
     return { results: out, applied: next };
+  }
+
+  private clearCaches(): void {
+    this.data.clearCache();
+    this.eventLog.clearCache();
+    this.sessions.clearCache();
   }
 
   get(key: Uint8Array): KvRecord | null {
@@ -151,7 +166,7 @@ export class KvLogic {
     this.sessions.expireIdle(e.index);
     // A Normal entry without data is a no-op too (etcd's new leaders append one), not a command.
     if (e.type === EntryType.Empty || e.data.length === 0) return null;
-    const cmd = decodeCommand(e.data);
+    const cmd = decodeShared(e.data);
     if (!cmd.session) return execute(this.backend, this.data, cmd, e.index);
     const admission = this.sessions.admit(cmd.session, e.index);
     if (admission.kind === 'answer') return admission.result;
@@ -159,6 +174,23 @@ export class KvLogic {
     this.sessions.record(cmd.session, e.index, admission.previous, result);
     return result;
   }
+}
+
+/**
+ * Decoded commands by their entry's bytes. Replicas in one process (the in-process cluster, the
+ * simulator) apply the very same entry objects, so each command is decoded once rather than
+ * once per replica. Safe because entry bytes are never changed once in a log, decoding is a
+ * pure function of them, and nothing changes a decoded command; weak, so it keeps nothing alive.
+ */
+const decodedCommands = new WeakMap<Uint8Array, KvCommand>();
+
+function decodeShared(data: Uint8Array): KvCommand {
+  let cmd = decodedCommands.get(data);
+  if (cmd === undefined) {
+    cmd = decodeCommand(data);
+    decodedCommands.set(data, cmd);
+  }
+  return cmd;
 }
 
 /** A page of [start, end) in key order; start may be empty (from the first key). */

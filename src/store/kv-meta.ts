@@ -33,15 +33,15 @@ export const EMPTY_EVENTS: EventsMeta = Object.freeze({ floor: 1, count: 0 });
 export const EMPTY_SESSIONS: SessionsMeta = Object.freeze({ count: 0, horizon: 0 });
 
 export function readApplied(view: KvReadView): AppliedMeta {
-  return readPair(view, META_APPLIED, EMPTY_APPLIED, (a, b) => ({ index: a, term: b }));
+  return readPair(view, META_APPLIED, 'kv meta applied', EMPTY_APPLIED, (a, b) => ({ index: a, term: b }));
 }
 
 export function readEvents(view: KvReadView): EventsMeta {
-  return readPair(view, META_EVENTS, EMPTY_EVENTS, (a, b) => ({ floor: a, count: b }));
+  return readPair(view, META_EVENTS, 'kv meta events', EMPTY_EVENTS, (a, b) => ({ floor: a, count: b }));
 }
 
 export function readSessions(view: KvReadView): SessionsMeta {
-  return readPair(view, META_SESSIONS, EMPTY_SESSIONS, (a, b) => ({ count: a, horizon: b }));
+  return readPair(view, META_SESSIONS, 'kv meta sessions', EMPTY_SESSIONS, (a, b) => ({ count: a, horizon: b }));
 }
 
 export function encodeApplied(m: AppliedMeta): Uint8Array {
@@ -56,10 +56,10 @@ export function encodeSessions(m: SessionsMeta): Uint8Array {
   return new ByteWriter(16).uvarint(m.count).uvarint(m.horizon).finish();
 }
 
-function readPair<T>(view: KvReadView, key: Uint8Array, empty: T, make: (a: number, b: number) => T): T {
+function readPair<T>(view: KvReadView, key: Uint8Array, what: string, empty: T, make: (a: number, b: number) => T): T {
   const raw = view.get('meta', key);
   if (raw === undefined) return empty;
-  const r = new ByteReader(raw, `kv meta ${new TextDecoder().decode(key)}`, 'CORRUPTION');
+  const r = new ByteReader(raw, what, 'CORRUPTION');
   const out = make(r.uvarint(), r.uvarint());
   r.end();
   return out;

@@ -43,17 +43,21 @@ import type { KvLimits } from './kv-limits.ts';
 import { EMPTY_SESSIONS, encodeSessions, META_SESSIONS, readSessions, type SessionsMeta } from './kv-meta.ts';
 import { decodeResult, encodeResult, type KvResult } from './kv-result.ts';
 
-interface SessionState {
+/** What admission needs of a session; its cached result is read only to answer a repeat. */
+interface SessionHead {
   readonly since: number;
   readonly seq: number;
   readonly lastIndex: number;
+}
+
+interface SessionState extends SessionHead {
   readonly result: KvResult;
 }
 
 /** What to do with a session command: answer without applying, or run it and then record(). */
 export type Admission =
   | { readonly kind: 'answer'; readonly result: KvResult }
-  | { readonly kind: 'run'; readonly previous: SessionState | null };
+  | { readonly kind: 'run'; readonly previous: SessionHead | null };
 
 const STALE: KvResult = Object.freeze({ ok: false, reason: 'session_stale' });
 
@@ -79,13 +83,30 @@ export class KvSessions {
     return this.lastKey;
   }
 
-  /** The first LRU row within the current batch: undefined = not read yet, null = no session. */
+  /** The first LRU row: undefined = not read yet, null = no session. */
   private firstMemo: LruRow | null | undefined = undefined;
+  /**
+   * Heads of the sessions read or written so far (at most maxSessions), so that a command does
+   * not read its session back. Like firstMemo and meta, they describe the backend as the last
+   * batch left it, and clearCache() drops them when that may no longer hold.
+   */
+  private readonly heads = new Map<string, SessionHead>();
+  private cached = false;
 
-  begin(): void {
-    this.meta = readSessions(this.backend);
+  /** Starts a batch; `continues`: the backend is as this object's last batch left it. */
+  begin(continues: boolean): void {
+    if (!continues || !this.cached) {
+      this.clearCache();
+      this.meta = readSessions(this.backend);
+      this.cached = true;
+    }
     this.dirty = false;
+  }
+
+  clearCache(): void {
+    this.cached = false;
     this.firstMemo = undefined;
+    this.heads.clear();
   }
 
   end(): void {
@@ -106,12 +127,13 @@ export class KvSessions {
 
   admit(s: KvSession, index: number): Admission {
     const since = s.since ?? 0;
-    const current = this.load(s.client);
+    const current = this.head(s.client);
     if (current !== null && current.since === since) {
       if (s.seq > current.seq) return { kind: 'run', previous: current };
       // A retry or a stale duplicate is activity of the session too.
-      this.store(this.keyOf(s.client), { ...current, lastIndex: index });
-      return { kind: 'answer', result: s.seq === current.seq ? current.result : STALE };
+      const state = this.load(s.client)!;
+      this.store(s.client, { ...state, lastIndex: index });
+      return { kind: 'answer', result: s.seq === state.seq ? state.result : STALE };
     }
     const expired: KvResult = { ok: false, reason: 'session_expired', horizon: this.meta.horizon };
     if (current !== null && since < current.since) return { kind: 'answer', result: expired };
@@ -123,20 +145,24 @@ export class KvSessions {
   }
 
   /** Records the result of a command admitted to run at `index`. */
-  record(s: KvSession, index: number, previous: SessionState | null, result: KvResult): void {
-    const key = this.keyOf(s.client);
+  record(s: KvSession, index: number, previous: SessionHead | null, result: KvResult): void {
     if (previous === null) {
       this.setMeta({ ...this.meta, count: this.meta.count + 1 });
       // The newest row: the first one changes only if there was none.
-      this.backend.put('lru', u64be(index), key);
+      this.backend.put('lru', u64be(index), this.keyOf(s.client));
       if (this.firstMemo === null) this.firstMemo = undefined;
     }
-    this.store(key, { since: s.since ?? 0, seq: s.seq, lastIndex: index, result });
+    this.store(s.client, { since: s.since ?? 0, seq: s.seq, lastIndex: index, result });
   }
 
-  private store(key: Uint8Array, state: SessionState): void {
+  private store(client: string, state: SessionState): void {
     const w = new ByteWriter(32).uvarint(state.since).uvarint(state.seq).uvarint(state.lastIndex).bytes(encodeResult(state.result));
-    this.backend.put('sessions', key, w.finish());
+    this.backend.put('sessions', this.keyOf(client), w.finish());
+    this.heads.set(client, { since: state.since, seq: state.seq, lastIndex: state.lastIndex });
+  }
+
+  private head(client: string): SessionHead | null {
+    return this.heads.get(client) ?? this.load(client);
   }
 
   private load(client: string): SessionState | null {
@@ -145,12 +171,13 @@ export class KvSessions {
     const r = new ByteReader(raw, `session ${client}`, 'CORRUPTION');
     const state = { since: r.uvarint(), seq: r.uvarint(), lastIndex: r.uvarint(), result: decodeResult(r.bytes()) };
     r.end();
+    this.heads.set(client, { since: state.since, seq: state.seq, lastIndex: state.lastIndex });
     return state;
   }
 
   /** The session an LRU row names; a row without one, or marked past it, is corruption. */
-  private loadRow(row: LruRow): SessionState {
-    const state = this.load(row.client);
+  private loadRow(row: LruRow): SessionHead {
+    const state = this.head(row.client);
     if (state === null) throw new TesseraError('CORRUPTION', `sessions: LRU names unknown client ${row.client}`);
     if (state.lastIndex < row.mark) throw new TesseraError('CORRUPTION', `sessions: LRU mark ${row.mark} of ${row.client} is past its last index ${state.lastIndex}`);
     return state;
@@ -181,14 +208,15 @@ export class KvSessions {
     return { client: fromUtf8(first.value), mark };
   }
 
-  private moveToLastIndex(row: LruRow, state: SessionState): void {
+  private moveToLastIndex(row: LruRow, state: SessionHead): void {
     this.firstMemo = undefined;
     this.backend.delete('lru', u64be(row.mark));
     this.backend.put('lru', u64be(state.lastIndex), utf8(row.client));
   }
 
-  private expire(row: LruRow, state: SessionState): void {
+  private expire(row: LruRow, state: SessionHead): void {
     this.firstMemo = undefined;
+    this.heads.delete(row.client);
     this.backend.delete('sessions', utf8(row.client));
     this.backend.delete('lru', u64be(row.mark));
     this.setMeta({ count: this.meta.count - 1, horizon: Math.max(this.meta.horizon, state.lastIndex) });

@@ -131,13 +131,16 @@ export class ByteWriter {
 
 const EMPTY = new Uint8Array(0);
 
-/** Reads what ByteWriter wrote. Every malformed input raises `TesseraError(code)` naming `what`. */
+/**
+ * Reads what ByteWriter wrote. Every malformed input raises `TesseraError(code)` naming `what`
+ * (a function: built only then, for names that cost something to format).
+ */
 export class ByteReader {
   private pos = 0;
 
   constructor(
     private readonly buf: Uint8Array,
-    private readonly what: string,
+    private readonly what: string | (() => string),
     private readonly code: TesseraErrorCode = 'CORRUPTION',
   ) {}
 
@@ -226,7 +229,8 @@ export class ByteReader {
   }
 
   fail(why: string): never {
-    throw new TesseraError(this.code, `${this.what}: ${why} (at byte ${this.pos} of ${this.buf.length})`);
+    const what = typeof this.what === 'string' ? this.what : this.what();
+    throw new TesseraError(this.code, `${what}: ${why} (at byte ${this.pos} of ${this.buf.length})`);
   }
 
   private need(n: number): void {
