@@ -128,6 +128,12 @@ export interface StateMachine {
    * compacts the log up to appliedIndex(): from then on the log cannot replay what a crash undid.
    */
   makeDurable?(): void;
+  /**
+   * Optional, with applyAsync: asks that batches waiting to commit commit now rather than with
+   * later ones (a state machine may hold its commits open to share one flush among several
+   * batches). The runtime calls it when a read waits for appliedIndex() to reach its index.
+   */
+  commitSoon?(): void;
   /** An image of the state at appliedIndex(). */
   snapshot(): Uint8Array;
   /** Replaces the whole state with a snapshot image taken at meta.index. */

@@ -485,6 +485,8 @@ export class RaftNode {
       }
     }
     this.readyReads = waiting;
+    // Applied but not yet committed batches would keep these reads waiting for a shared commit.
+    if (waiting.length > 0 && this.pendingApplies > 0) this.stateMachine.commitSoon?.();
   }
 
   private maybeSnapshot(): void {

@@ -46,6 +46,8 @@ export interface KvBackend extends KvReadView {
    * value or the error that aborted it (then none of fn's writes happened).
    */
   batchAsync?<T>(fn: () => T, done: (error: Error | undefined, value: T | undefined) => void): void;
+  /** With batchAsync: commits the batches run so far without waiting for more to join them. */
+  commitSoon?(): void;
 }
 
 /**

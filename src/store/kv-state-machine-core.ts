@@ -59,8 +59,14 @@ export class KvStateMachineCore implements KvStateMachine {
 
   /** Runs `fn` once every applyAsync batch so far has committed (at once if none is pending). */
   whenApplied(fn: () => void): void {
-    if (this.pendingApplies === 0) fn();
-    else this.idleWaiters.push(fn);
+    if (this.pendingApplies === 0) return fn();
+    this.idleWaiters.push(fn);
+    this.commitSoon();
+  }
+
+  /** StateMachine.commitSoon: the backend's grouped commit, if any, closes now. */
+  commitSoon(): void {
+    if (this.pendingApplies > 0) this.storage.backend().commitSoon?.();
   }
 
   private applyOffLoop(entries: readonly Entry[], onResults: (results: KvApplyResult[]) => void, onApplied: (error?: Error) => void): void {

@@ -1,0 +1,125 @@
+/**
+ * Grouped commits of the LMDB state machine (asyncCommits): batches share one write transaction
+ * for a window, their results come at once, and nothing they wrote is lost by commitSoon() or
+ * close() ending the window early.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Entry } from '../../src/raft/types.ts';
+import type { KvApplyResult } from '../../src/store/kv-logic.ts';
+import { LmdbKvStateMachine } from '../../src/store/lmdb-kv.ts';
+import { LmdbKvBackend } from '../../src/store/lmdb-kv-backend.ts';
+import { b, entriesOf, put } from './kv-fixtures.ts';
+import { closeLater, tempDir } from './lmdb-fixtures.ts';
+
+interface Pending {
+  readonly results: Promise<KvApplyResult[]>;
+  readonly applied: Promise<void>;
+}
+
+function applyAsync(sm: LmdbKvStateMachine, entries: Entry[]): Pending {
+  let results!: (r: KvApplyResult[]) => void;
+  let applied!: (e?: Error) => void;
+  const out = {
+    results: new Promise<KvApplyResult[]>((resolve) => (results = resolve)),
+    applied: new Promise<void>((resolve, reject) => (applied = (e) => (e ? reject(e) : resolve()))),
+  };
+  sm.applyAsync!(entries, results, applied);
+  return out;
+}
+
+const open = (dir: string) => closeLater(LmdbKvStateMachine.open(dir, { asyncCommits: true, lazyMetaSync: true }));
+
+describe('LmdbKvBackend grouped commits', () => {
+  it('answers every batch before the group commits, serves reads of them, and commits them together on commitSoon', async () => {
+    const sm = open(tempDir('tessera-group-'));
+    const first = applyAsync(sm, entriesOf(1, 1, [put('a', '1')]));
+    expect(await first.results).toEqual([{ ok: true, revision: 1, prev: null }]);
+    const second = applyAsync(sm, entriesOf(2, 1, [put('a', '2'), put('b', '1')]));
+    expect((await second.results)[0]).toMatchObject({ ok: true, revision: 2 });
+    let committed = 0;
+    void first.applied.then(() => committed++);
+    void second.applied.then(() => committed++);
+    // Reads go through the open transaction; the applied index waits for the commit.
+    expect(sm.get(b('a'))?.value).toEqual(b('2'));
+    sm.commitSoon();
+    await Promise.all([first.applied, second.applied]);
+    expect(committed).toBe(2);
+    expect(sm.appliedIndex()).toBe(3);
+  });
+
+  it('commits an open group on close, so a reopened state machine has it', async () => {
+    const dir = tempDir('tessera-group-');
+    const sm = open(dir);
+    const p = applyAsync(sm, entriesOf(1, 1, [put('k', 'v')]));
+    await p.results;
+    await sm.close();
+    await p.applied;
+    const again = open(dir);
+    expect(again.appliedIndex()).toBe(1);
+    expect(again.get(b('k'))?.value).toEqual(b('v'));
+  });
+
+  it('lets a throwing batch abort alone: the group commits the others', async () => {
+    const sm = open(tempDir('tessera-group-'));
+    const good = applyAsync(sm, entriesOf(1, 1, [put('a', '1')]));
+    await good.results;
+    const [bad] = entriesOf(2, 1, [put('x', 'y')]);
+    const poisoned = applyAsync(sm, [{ ...bad!, data: Uint8Array.of(0xee, 1, 2) }]);
+    await expect(poisoned.applied).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    const next = applyAsync(sm, entriesOf(2, 1, [put('b', '2')]));
+    expect(await next.results).toEqual([{ ok: true, revision: 2, prev: null }]);
+    sm.commitSoon();
+    await Promise.all([good.applied, next.applied]);
+    expect(sm.appliedIndex()).toBe(2);
+    expect(sm.get(b('x'))).toBeNull();
+  });
+
+  it('reads a snapshot image from its own read transaction while a group is open', async () => {
+    const sm = open(tempDir('tessera-group-'));
+    const first = applyAsync(sm, entriesOf(1, 1, [put('a', '1')]));
+    sm.commitSoon();
+    await first.applied;
+    const later = applyAsync(sm, entriesOf(2, 1, [put('a', '2'), put('b', '1')]));
+    await later.results;
+    // Taken while the group holding batch 2 is open: the image is the committed state.
+    const image = sm.snapshot();
+    const copy = open(tempDir('tessera-group-'));
+    copy.restore({ index: 1, term: 1, conf: { voters: [1], learners: [] } }, image);
+    expect(copy.appliedIndex()).toBe(1);
+    expect(copy.get(b('a'))?.value).toEqual(b('1'));
+    expect(copy.get(b('b'))).toBeNull();
+    sm.commitSoon();
+    await later.applied;
+  });
+
+  it('serves a view from its own read transaction, not from the open group', async () => {
+    const backend = LmdbKvBackend.open(tempDir('tessera-group-'), { asyncCommits: true });
+    const write = (value: string) => {
+      let ran!: () => void;
+      const running = new Promise<void>((resolve) => (ran = resolve));
+      const committed = new Promise<void>((resolve, reject) => {
+        backend.batchAsync!(
+          () => {
+            backend.put('meta', b('k'), b(value));
+            ran();
+          },
+          (e) => (e ? reject(e) : resolve()),
+        );
+      });
+      return { running, committed };
+    };
+    const first = write('1');
+    backend.commitSoon();
+    await first.committed;
+    const view = backend.openView();
+    const second = write('2');
+    await second.running; // its group is open now, uncommitted
+    expect(backend.get('meta', b('k'))).toEqual(b('2'));
+    expect(view.get('meta', b('k'))).toEqual(b('1'));
+    expect(view.range('meta', new Uint8Array(0), null, 10).map((e) => e.value)).toEqual([b('1')]);
+    view.close();
+    backend.commitSoon();
+    await second.committed;
+    await backend.close();
+  });
+});
