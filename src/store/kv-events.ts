@@ -55,9 +55,9 @@ export class KvEventLog {
   /** False until meta is read, and again once the backend may not be as the last batch left it. */
   private cached = false;
 
-  /** Starts a batch; `continues`: the backend is as this object's last batch left it. */
-  begin(continues: boolean): void {
-    if (!continues || !this.cached) {
+  /** Starts a batch: meta is read again only after clearCache() (or before the first batch). */
+  begin(): void {
+    if (!this.cached) {
       this.meta = readEvents(this.backend);
       this.cached = true;
     }

@@ -119,8 +119,8 @@ export class KvLogic {
     const continues = this.ranTo !== null && this.ranTo.index === from.index && this.ranTo.term === from.term;
     if (!continues) this.clearCaches();
     this.ranTo = null;
-    this.eventLog.begin(continues);
-    this.sessions.begin(continues);
+    this.eventLog.begin();
+    this.sessions.begin();
     let { index, term } = from;
     const out: KvApplyResult[] = [];
     for (const e of entries) {

@@ -93,10 +93,9 @@ export class KvSessions {
   private readonly heads = new Map<string, SessionHead>();
   private cached = false;
 
-  /** Starts a batch; `continues`: the backend is as this object's last batch left it. */
-  begin(continues: boolean): void {
-    if (!continues || !this.cached) {
-      this.clearCache();
+  /** Starts a batch: meta is read again only after clearCache() (or before the first batch). */
+  begin(): void {
+    if (!this.cached) {
       this.meta = readSessions(this.backend);
       this.cached = true;
     }
@@ -158,7 +157,7 @@ export class KvSessions {
   private store(client: string, state: SessionState): void {
     const w = new ByteWriter(32).uvarint(state.since).uvarint(state.seq).uvarint(state.lastIndex).bytes(encodeResult(state.result));
     this.backend.put('sessions', this.keyOf(client), w.finish());
-    this.heads.set(client, { since: state.since, seq: state.seq, lastIndex: state.lastIndex });
+    this.heads.set(client, headOf(state));
   }
 
   private head(client: string): SessionHead | null {
@@ -171,7 +170,7 @@ export class KvSessions {
     const r = new ByteReader(raw, `session ${client}`, 'CORRUPTION');
     const state = { since: r.uvarint(), seq: r.uvarint(), lastIndex: r.uvarint(), result: decodeResult(r.bytes()) };
     r.end();
-    this.heads.set(client, { since: state.since, seq: state.seq, lastIndex: state.lastIndex });
+    this.heads.set(client, headOf(state));
     return state;
   }
 
@@ -231,4 +230,9 @@ export class KvSessions {
 interface LruRow {
   readonly client: string;
   readonly mark: number;
+}
+
+/** The head alone, so a cached head does not keep the result (and its values) alive. */
+function headOf(state: SessionState): SessionHead {
+  return { since: state.since, seq: state.seq, lastIndex: state.lastIndex };
 }
