@@ -99,6 +99,8 @@ export class RaftNode {
   /** applyAsync batches not committed yet, and what waits for them all (a snapshot install). */
   private pendingApplies = 0;
   private readonly afterApplies: (() => void)[] = [];
+  /** Committed batches handed over by the core and not yet given to the state machine (see apply()). */
+  private deferredApplies: (readonly Entry[])[] = [];
   private lastSnapshotIndex: number;
   private readonly snapSender: SnapshotSender;
   private readonly snapReceiver: SnapshotReceiver;
@@ -341,6 +343,7 @@ export class RaftNode {
   }
 
   private handleReady(rd: Ready): void {
+    if (rd.snapshot) this.applyDeferred();
     if (rd.snapshot && this.pendingApplies > 0) {
       // An installed snapshot replaces the state; batches still committing belong to the old one.
       this.inFlight = true;
@@ -423,7 +426,28 @@ export class RaftNode {
     this.maybeSnapshot();
   }
 
+  /**
+   * Only a leader's applies answer clients, and they lie on the path of every write; a follower's
+   * may wait for the turn of the event loop that handles the messages already queued (on one
+   * machine hosting several nodes, they would otherwise hold up the leader's next round).
+   * Batches stay in commit order: once one waits, every later one queues behind it.
+   */
   private apply(entries: readonly Entry[]): void {
+    if (this.raft.role === 'leader' && this.deferredApplies.length === 0) return this.applyNow(entries);
+    this.deferredApplies.push(entries);
+    if (this.deferredApplies.length === 1) this.clock.setTimer(0, () => this.applyDeferred());
+  }
+
+  private applyDeferred(): void {
+    if (this.stopped || this.deferredApplies.length === 0) return;
+    const batches = this.deferredApplies;
+    this.deferredApplies = [];
+    this.applyNow(batches.length === 1 ? batches[0]! : batches.flat());
+    this.serveReads();
+    this.maybeSnapshot();
+  }
+
+  private applyNow(entries: readonly Entry[]): void {
     const sm = this.stateMachine;
     if (sm.applyAsync) {
       this.pendingApplies++;

@@ -9,10 +9,10 @@ import { LmdbLogStore } from '../../src/store/lmdb-log-store.ts';
 import { utf8 } from '../../src/util/bytes.ts';
 
 const [mode, dir] = process.argv.slice(2);
-if (!dir) throw new Error('usage: lmdb-crash-child.ts log|kv <dir>');
+if (!dir) throw new Error('usage: lmdb-crash-child.ts log|log-async|kv <dir>');
 
-if (mode === 'log') {
-  const store = LmdbLogStore.open(dir, { clusterId: 'crash', nodeId: 1 });
+if (mode === 'log' || mode === 'log-async') {
+  const store = LmdbLogStore.open(dir, { clusterId: 'crash', nodeId: 1, asyncCommits: mode === 'log-async' });
   let index = store.lastIndex();
   const step = (): void => {
     const batch = [1, 2, 3].map(() => ({ index: ++index, term: 1, type: EntryType.Normal, data: utf8(`entry ${index}`) }));
