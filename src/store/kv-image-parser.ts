@@ -38,6 +38,9 @@ export class KvImageParser {
     this.available += chunk.length;
     const out: ImageRecord[] = [];
     while (this.available >= this.need && this.step(out));
+    // What stays buffered is copied once, so the caller may reuse its chunk after this returns.
+    const last = this.chunks.length - 1;
+    if (last >= 0 && this.chunks[last]!.buffer === chunk.buffer) this.chunks[last] = Uint8Array.prototype.slice.call(this.chunks[last]!);
     if (out.length > 0) this.sink(out);
   }
 
@@ -60,7 +63,8 @@ export class KvImageParser {
       case 'records':
         return this.record(out);
       case 'trailer': {
-        const stored = new DataView(this.take(4, false).buffer).getUint32(0, true);
+        const t = this.take(4, false);
+        const stored = new DataView(t.buffer, t.byteOffset, 4).getUint32(0, true);
         if (stored !== this.crc) this.fail('checksum mismatch');
         this.state = 'done';
         if (this.available > 0) this.fail('bytes after the trailer');
@@ -134,12 +138,15 @@ export class KvImageParser {
     return this.fail('read past the buffered bytes');
   }
 
-  /** Removes the next n bytes (n <= available) and returns them as one array. */
+  /**
+   * Removes the next n bytes (n <= available) and returns them as one array of their own (the
+   * last key is kept for the order check, and a Buffer's slice() would be a view, not a copy).
+   */
   private take(n: number, checksummed = true): Uint8Array {
     let out: Uint8Array;
     const first = this.chunks[0]!;
     if (first.length >= n) {
-      out = first.slice(0, n);
+      out = Uint8Array.prototype.slice.call(first, 0, n);
       if (first.length === n) this.chunks.shift();
       else this.chunks[0] = first.subarray(n);
     } else {

@@ -44,6 +44,32 @@ export function describeSnapshotConformance(open: OpenStateMachine): void {
       }
     });
 
+    it('restores from Node Buffers that are views into larger memory, and from chunks reused after each write', () => {
+      const { sm } = open();
+      sm.apply(history());
+      const image = sm.snapshot();
+      // Buffer.concat hands out a view into its shared pool (byteOffset > 0), and Buffer's
+      // slice() is a view too: the parser must copy what it keeps and honour byteOffset.
+      const pooled = Buffer.concat([Buffer.from(image)]);
+      const { sm: whole } = open();
+      whole.restore(meta(6, 3), pooled);
+      expect(observe(whole)).toEqual(observe(sm));
+      for (const size of [4, 64, 1000]) {
+        const { sm: other } = open();
+        const writer = other.beginRestore(meta(6, 3));
+        const scratch = Buffer.alloc(size + 16);
+        for (let at = 0; at < image.length; at += size) {
+          const part = image.subarray(at, at + size);
+          scratch.set(part, 16);
+          writer.write(scratch.subarray(16, 16 + part.length));
+          scratch.fill(0xa5); // a receive buffer reused for the next chunk
+        }
+        writer.finish();
+        expect(other.snapshot()).toEqual(image);
+        expect(observe(other)).toEqual(observe(sm));
+      }
+    });
+
     it('reads a consistent view: writes after openSnapshot do not show in the image', () => {
       const { sm } = open();
       sm.apply(history());
