@@ -51,6 +51,11 @@ describe('Cluster', () => {
     const behind = cluster.ids.find((i) => i !== leader)!;
     await cluster.stopNode(behind);
     for (let i = 0; i < 80; i++) await kv.put(`s/${i}`, 'x'.repeat(100));
+    // The leader snapshots (and compacts its log) once its applied index, which moves when its
+    // state machine commits a group of batches, has passed the puts.
+    const lead = cluster.node(leader)!;
+    for (let i = 0; i < 300 && lead.appliedIndex() < lead.status().lastIndex; i++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 10));
     await cluster.startNode(behind);
     const local = async () => {
       const out = [];

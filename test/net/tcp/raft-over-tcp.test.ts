@@ -60,6 +60,10 @@ describe('Raft over TCP', () => {
     await follower.network.close();
     running.splice(running.indexOf(follower), 1);
     for (let i = 0; i < 100; i++) await put(`k${i}`, 'x'.repeat(500) + i);
+    // The leader snapshots (compacting its log) once its state machine's group commit moved the applied index past the puts.
+    const lead = leader()!.node;
+    expect(await until(() => lead.appliedIndex() >= lead.status().lastIndex, 3000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 10));
     const back = await start(followerId, port);
     nodes.set(followerId, back);
     expect(await until(() => back.node.get(utf8('k99')) !== null, 10_000)).toBe(true);
