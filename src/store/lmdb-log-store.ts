@@ -117,7 +117,7 @@ export class LmdbLogStore implements LogStore {
     const claim = claimDirectory(dir);
     let env: RootDatabase | null = null;
     try {
-      env = openEnv(dir);
+      env = openEnv(dir, { writesStartAtOnce: options.asyncCommits === true });
       const entriesDb = openBinaryDb(env, 'entries');
       const metaDb = openBinaryDb(env, 'meta');
       checkIdentity(env, metaDb, dir, { clusterId, nodeId });

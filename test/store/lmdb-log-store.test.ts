@@ -44,6 +44,33 @@ async function flipEntryByte(dir: string, index: number, at: number): Promise<vo
 }
 
 describe('LmdbLogStore', () => {
+  it('commits an asynchronous save whole: another reader never sees part of it', async () => {
+    const dir = tempDir('tessera-log-');
+    const store = closeLater(LmdbLogStore.open(dir, { ...ID, asyncCommits: true }));
+    await persist(store, hs(1, 1, 0), [ent(1, 1)]);
+    // A second handle on the same environment reads committed state only (lmdb-js shares the
+    // native environment within a process; our stores' claim does not cover a raw handle).
+    const raw = open({ path: dir, maxDbs: 8, overlappingSync: false });
+    const entries = raw.openDB<Buffer, Uint8Array>('entries', { encoding: 'binary', keyEncoding: 'binary' });
+    const seen = new Set<string>();
+    for (let round = 0; round < 5; round++) {
+      const first = store.lastIndex() + 1;
+      const batch = ents(first, first + 2999, 1);
+      let done = false;
+      const saved = persist(store, hs(1, 1, first + 2999), batch).then(() => (done = true));
+      while (!done) {
+        raw.resetReadTxn();
+        const count = entries.getKeysCount({ start: Buffer.from(u64be(first)) });
+        expect([0, 3000], `entries of the save in flight visible to a reader: ${count}`).toContain(count);
+        seen.add(String(count));
+        await new Promise((r) => setImmediate(r));
+      }
+      await saved;
+    }
+    expect(seen.has('0') || seen.has('3000')).toBe(true);
+    await raw.close();
+  });
+
   it('detects a flipped byte anywhere in a stored entry and names the index, never returning the bytes', async () => {
     const dir = tempDir('tessera-log-');
     const store = LmdbLogStore.open(dir, ID);
