@@ -10,7 +10,8 @@
  * visible to the synchronous reads as soon as the call returns, as in the memory twin, and
  * durable at the same moment; `done` then runs through the injected `defer`, in call order.
  * With `asyncCommits`, save() queues its transaction instead and lmdb-js commits it on its
- * writer thread; reads see it, and `done` runs, once it is durable.
+ * writer thread; reads see it, and `done` runs, once it is durable. Its writes are one lmdb-js
+ * `batch` (atomic), started at once rather than at the end of the event turn.
  *
  * Snapshots: only the metadata is kept. The LMDB state machine holds its own durable state (at
  * or past every snapshot index the runtime records), so snapshot() returns the metadata with
