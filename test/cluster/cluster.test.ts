@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Cluster } from '../../src/cluster/cluster.ts';
 import { isTesseraError } from '../../src/errors.ts';
+import { compactedPast } from './compaction.ts';
 import { FAST, startCluster, tempDir, track } from './harness.ts';
 
 describe('Cluster', () => {
@@ -49,13 +50,10 @@ describe('Cluster', () => {
     await kv.put('first', '1');
     const leader = await cluster.waitForLeader();
     const behind = cluster.ids.find((i) => i !== leader)!;
+    const stoppedAt = cluster.node(behind)!.status().lastIndex;
     await cluster.stopNode(behind);
     for (let i = 0; i < 80; i++) await kv.put(`s/${i}`, 'x'.repeat(100));
-    // The leader snapshots (and compacts its log) once its applied index, which moves when its
-    // state machine commits a group of batches, has passed the puts.
-    const lead = cluster.node(leader)!;
-    for (let i = 0; i < 300 && lead.appliedIndex() < lead.status().lastIndex; i++) await new Promise((r) => setTimeout(r, 10));
-    await new Promise((r) => setTimeout(r, 10));
+    await compactedPast(cluster.node(leader)!, stoppedAt + 1);
     await cluster.startNode(behind);
     const local = async () => {
       const out = [];

@@ -59,3 +59,4 @@ afterAll(async () => {
   await Promise.allSettled(suiteClusters.splice(0).map((c) => c.close()));
   for (const d of suiteDirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
+

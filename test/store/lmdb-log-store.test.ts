@@ -1,6 +1,6 @@
 import { open } from 'lmdb';
 import { describe, expect, it } from 'vitest';
-import { LmdbLogStore, type LmdbLogStoreOptions } from '../../src/store/lmdb-log-store.ts';
+import { LOG_COMPACTION_SLICE, LmdbLogStore, type LmdbLogStoreOptions } from '../../src/store/lmdb-log-store.ts';
 import { immediateDefer } from '../../src/store/memory-log-store.ts';
 import { u64be } from '../../src/util/u64be.ts';
 import { dump, ent, ents, hs, persist, persistSnapshot, snap } from './log-fixtures.ts';
@@ -44,6 +44,57 @@ async function flipEntryByte(dir: string, index: number, at: number): Promise<vo
 }
 
 describe('LmdbLogStore', () => {
+  it('deletes compacted entries a slice per later save, and reopens with some still stored', async () => {
+    const dir = tempDir('tessera-log-');
+    let store = LmdbLogStore.open(dir, ID);
+    await persist(store, hs(1, 1, 0), ents(1, 3000, 1));
+    await persistSnapshot(store, snap(2900, 1));
+    const raw = open({ path: dir, maxDbs: 8, overlappingSync: false });
+    const rawEntries = raw.openDB<Buffer, Uint8Array>('entries', { encoding: 'binary', keyEncoding: 'binary' });
+    const storedUpTo = (i: number) => {
+      raw.resetReadTxn();
+      return rawEntries.getKeysCount({ end: Buffer.from(u64be(i + 1)) });
+    };
+    // The snapshot's own transaction deleted nothing: the covered entries are only unreachable.
+    expect(storedUpTo(2900)).toBe(2900);
+    expect([store.firstIndex(), store.lastIndex()]).toEqual([2901, 3000]);
+    expectCode(() => store.term(2899), 'COMPACTED');
+    expectCode(() => store.entries(2900, 2902, Infinity), 'COMPACTED');
+    expect(store.entries(2901, 3001, Infinity)).toEqual(ents(2901, 3000, 1));
+
+    await persist(store, null, [ent(3001, 1)]);
+    expect(storedUpTo(2900)).toBe(2900 - LOG_COMPACTION_SLICE);
+    await persist(store, null, ents(3002, 3201, 1)); // 200 entries: deletes 400
+    expect(storedUpTo(2900)).toBe(2900 - LOG_COMPACTION_SLICE - 400);
+
+    // Reopened with compacted entries still stored: they are found and the deletion goes on.
+    await store.close();
+    store = closeLater(LmdbLogStore.open(dir, ID));
+    expect([store.firstIndex(), store.lastIndex()]).toEqual([2901, 3201]);
+    expect(store.entries(2901, 3202, Infinity)).toHaveLength(301);
+    let saves = 0;
+    for (let i = 3202; storedUpTo(2900) > 0; i++, saves++) await persist(store, null, [ent(i, 1)]);
+    expect(saves).toBe(Math.ceil((2900 - LOG_COMPACTION_SLICE - 400) / LOG_COMPACTION_SLICE));
+    expect(storedUpTo(Number.MAX_SAFE_INTEGER - 1)).toBe(store.lastIndex() - 2900);
+    await raw.close();
+  });
+
+  it('drops entries after a snapshot that disagrees with them at once, and still refuses a hole after the snapshot', async () => {
+    const dir = tempDir('tessera-log-');
+    const store = LmdbLogStore.open(dir, ID);
+    await persist(store, hs(2, 1, 0), [...ents(1, 5, 1), ...ents(6, 10, 2)]);
+    await persistSnapshot(store, snap(8, 3)); // term 3 at 8: our entries 6..10 of term 2 disagree
+    expect([store.firstIndex(), store.lastIndex()]).toEqual([9, 8]);
+    await persist(store, null, ents(9, 12, 3));
+    expect(store.entries(9, 13, Infinity)).toEqual(ents(9, 12, 3));
+    await store.close();
+    const env = open({ path: dir, maxDbs: 8, overlappingSync: false });
+    const db = env.openDB<Buffer, Uint8Array>('entries', { encoding: 'binary', keyEncoding: 'binary' });
+    env.transactionSync(() => db.removeSync(Buffer.from(u64be(10))));
+    await env.close();
+    expectCode(() => LmdbLogStore.open(dir, ID), 'CORRUPTION');
+  });
+
   it('commits an asynchronous save whole: another reader never sees part of it', async () => {
     const dir = tempDir('tessera-log-');
     const store = closeLater(LmdbLogStore.open(dir, { ...ID, asyncCommits: true }));

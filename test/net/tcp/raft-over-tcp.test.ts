@@ -15,6 +15,7 @@ import type { PeerAddress } from '../../../src/net/tcp/tls.ts';
 import type { NodeId } from '../../../src/raft/types.ts';
 import { encodeCommand } from '../../../src/store/kv-command.ts';
 import { fromUtf8, utf8 } from '../../../src/util/bytes.ts';
+import { compactedPast } from '../../cluster/compaction.ts';
 import { CLUSTER, FAST_TUNING, HOST, SECRET, until } from './net-helpers.ts';
 
 const dirs: string[] = [];
@@ -56,14 +57,12 @@ describe('Raft over TCP', () => {
     const followerId = ids.find((id) => !nodes.get(id)!.node.isLeader())!;
     const follower = nodes.get(followerId)!;
     const port = follower.network.port;
+    const stoppedAt = follower.node.status().lastIndex;
     await follower.node.close();
     await follower.network.close();
     running.splice(running.indexOf(follower), 1);
     for (let i = 0; i < 100; i++) await put(`k${i}`, 'x'.repeat(500) + i);
-    // The leader snapshots (compacting its log) once its state machine's group commit moved the applied index past the puts.
-    const lead = leader()!.node;
-    expect(await until(() => lead.appliedIndex() >= lead.status().lastIndex, 3000)).toBe(true);
-    await new Promise((r) => setTimeout(r, 10));
+    await compactedPast(leader()!.node, stoppedAt + 1);
     const back = await start(followerId, port);
     nodes.set(followerId, back);
     expect(await until(() => back.node.get(utf8('k99')) !== null, 10_000)).toBe(true);
