@@ -491,7 +491,9 @@ function recoverLog(entriesDb: BinaryDb, snapIndex: number): { last: number; sta
   const [first] = entriesDb.getKeys({ limit: 1 });
   if (first === undefined) return { last: snapIndex, stale: none };
   const lowest = keyIndex(first);
-  const stale = lowest <= snapIndex ? { from: lowest, to: snapIndex } : none;
+  // Reverse from the snapshot's key: the highest stored index at or below it.
+  const [highestStale] = lowest <= snapIndex ? entriesDb.getKeys({ start: buf(entryKey(snapIndex)), reverse: true, limit: 1 }) : [];
+  const stale = highestStale === undefined ? none : { from: lowest, to: keyIndex(highestStale) };
   const liveStart = buf(entryKey(snapIndex + 1));
   const [firstLive] = entriesDb.getKeys({ start: liveStart, limit: 1 });
   if (firstLive === undefined) return { last: snapIndex, stale };

@@ -79,7 +79,7 @@ describe('LmdbLogStore', () => {
     await raw.close();
   });
 
-  it('drops entries after a snapshot that disagrees with them at once, and still refuses a hole after the snapshot', async () => {
+  it('drops entries after a snapshot that disagrees with them at once; after a reopen deletes only what is stored', async () => {
     const dir = tempDir('tessera-log-');
     const store = LmdbLogStore.open(dir, ID);
     await persist(store, hs(2, 1, 0), [...ents(1, 5, 1), ...ents(6, 10, 2)]);
@@ -87,6 +87,26 @@ describe('LmdbLogStore', () => {
     expect([store.firstIndex(), store.lastIndex()]).toEqual([9, 8]);
     await persist(store, null, ents(9, 12, 3));
     expect(store.entries(9, 13, Infinity)).toEqual(ents(9, 12, 3));
+    // A snapshot far past the log, with compacted entries 9..12 left to delete at a reopen:
+    // the range to delete ends at the last stored one, not at the snapshot.
+    await persistSnapshot(store, snap(1_000_000, 4));
+    await store.close();
+    let reopened = LmdbLogStore.open(dir, ID);
+    expect((reopened as unknown as { stale: { from: number; to: number } }).stale).toEqual({ from: 9, to: 12 });
+    await persist(reopened, null, [ent(1_000_001, 4)]);
+    expect((reopened as unknown as { stale: { from: number; to: number } }).stale.from).toBeGreaterThan(12);
+    await reopened.close();
+    reopened = LmdbLogStore.open(dir, ID);
+    expect([reopened.firstIndex(), reopened.lastIndex()]).toEqual([1_000_001, 1_000_001]);
+    await reopened.close();
+  });
+
+  it('still refuses a hole after the snapshot', async () => {
+    const dir = tempDir('tessera-log-');
+    const store = LmdbLogStore.open(dir, ID);
+    await persist(store, hs(2, 1, 0), [...ents(1, 5, 1), ...ents(6, 10, 2)]);
+    await persistSnapshot(store, snap(8, 3));
+    await persist(store, null, ents(9, 12, 3));
     await store.close();
     const env = open({ path: dir, maxDbs: 8, overlappingSync: false });
     const db = env.openDB<Buffer, Uint8Array>('entries', { encoding: 'binary', keyEncoding: 'binary' });
