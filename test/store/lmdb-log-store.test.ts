@@ -43,6 +43,14 @@ async function flipEntryByte(dir: string, index: number, at: number): Promise<vo
   await env.close();
 }
 
+/** Deletes entry `index` behind the closed store's back, with a raw LMDB handle on its directory. */
+async function removeStoredEntry(dir: string, index: number): Promise<void> {
+  const env = open({ path: dir, maxDbs: 8, overlappingSync: false });
+  const db = env.openDB<Buffer, Uint8Array>('entries', { encoding: 'binary', keyEncoding: 'binary' });
+  env.transactionSync(() => db.removeSync(Buffer.from(u64be(index))));
+  await env.close();
+}
+
 describe('LmdbLogStore', () => {
   it('deletes compacted entries a slice per later save, and reopens with some still stored', async () => {
     const dir = tempDir('tessera-log-');
@@ -108,10 +116,7 @@ describe('LmdbLogStore', () => {
     await persistSnapshot(store, snap(8, 3));
     await persist(store, null, ents(9, 12, 3));
     await store.close();
-    const env = open({ path: dir, maxDbs: 8, overlappingSync: false });
-    const db = env.openDB<Buffer, Uint8Array>('entries', { encoding: 'binary', keyEncoding: 'binary' });
-    env.transactionSync(() => db.removeSync(Buffer.from(u64be(10))));
-    await env.close();
+    await removeStoredEntry(dir, 10);
     expectCode(() => LmdbLogStore.open(dir, ID), 'CORRUPTION');
   });
 
@@ -189,10 +194,7 @@ describe('LmdbLogStore', () => {
     const store = LmdbLogStore.open(dir, ID);
     await persist(store, null, ents(1, 3, 1));
     await store.close();
-    const env = open({ path: dir, maxDbs: 8, overlappingSync: false });
-    const db = env.openDB<Buffer, Uint8Array>('entries', { encoding: 'binary', keyEncoding: 'binary' });
-    env.transactionSync(() => db.removeSync(Buffer.from(u64be(2))));
-    await env.close();
+    await removeStoredEntry(dir, 2);
     expectCode(() => LmdbLogStore.open(dir, ID), 'CORRUPTION');
     // The failed open released the directory: a repaired log opens again.
     const env2 = open({ path: dir, maxDbs: 8, overlappingSync: false });
