@@ -71,11 +71,14 @@ export interface LmdbLogStoreOptions extends StoreIdentity {
   readonly asyncCommits?: boolean;
 }
 
+/** One transaction's writes, in order: entries removed, then rows put. Keys and values encoded. */
+interface LogWrites {
+  readonly removes: readonly Buffer[];
+  readonly puts: readonly (readonly [BinaryDb, Buffer, Buffer])[];
+}
+
 interface PlannedWrite {
-  /** The writes, inside a synchronous write transaction. */
-  readonly write: () => void;
-  /** The same writes as lmdb-js asynchronous write instructions, inside a `batch`. */
-  readonly enqueue: () => void;
+  readonly writes: LogWrites;
   /** Updates the cached view once the writes are durable. */
   readonly committed: () => void;
 }
@@ -215,14 +218,14 @@ export class LmdbLogStore implements LogStore {
     if (!this.asyncCommits) {
       const write = this.planSave(hardState, entries);
       if (write === null) return this.enqueue(done);
-      return this.commitSync(done, write.write, write.committed);
+      return this.commitSync(done, write);
     }
     // Checked now when nothing is queued ahead (a refused save throws at the caller, as in sync
     // mode), else when its turn comes (then `done` gets the refusal).
     const planned = this.queued === 0 ? this.planSave(hardState, entries) : undefined;
     this.runQueued(done, () => {
       const write = planned === undefined ? this.planSave(hardState, entries) : planned;
-      return write === null ? undefined : this.commitAsync(write.enqueue, write.committed);
+      return write === null ? undefined : this.commitAsync(write);
     });
   }
 
@@ -241,23 +244,15 @@ export class LmdbLogStore implements LogStore {
     const oldLast = this.last;
     const { from: staleFrom, to: staleTo } = this.stale;
     const staleEnd = Math.min(staleTo, staleFrom + Math.max(LOG_COMPACTION_SLICE, 2 * entries.length) - 1);
+    const removes = entryKeys(staleFrom, staleEnd);
+    const puts: [BinaryDb, Buffer, Buffer][] = [];
+    if (first !== undefined) {
+      removes.push(...entryKeys(first.index, oldLast));
+      entries.forEach((e, i) => puts.push([this.entriesDb, buf(entryKey(e.index)), encoded[i]!]));
+    }
+    if (hs) puts.push([this.metaDb, buf(KEY_HARD_STATE), hs]);
     return {
-      write: () => {
-        for (let i = staleFrom; i <= staleEnd; i++) this.entriesDb.removeSync(buf(entryKey(i)));
-        if (first !== undefined) {
-          for (let i = first.index; i <= oldLast; i++) this.entriesDb.removeSync(buf(entryKey(i)));
-          entries.forEach((e, i) => this.entriesDb.putSync(buf(entryKey(e.index)), encoded[i]!));
-        }
-        if (hs) this.metaDb.putSync(buf(KEY_HARD_STATE), hs);
-      },
-      enqueue: () => {
-        for (let i = staleFrom; i <= staleEnd; i++) void this.entriesDb.remove(buf(entryKey(i)));
-        if (first !== undefined) {
-          for (let i = first.index; i <= oldLast; i++) void this.entriesDb.remove(buf(entryKey(i)));
-          entries.forEach((e, i) => void this.entriesDb.put(buf(entryKey(e.index)), encoded[i]!));
-        }
-        if (hs) void this.metaDb.put(buf(KEY_HARD_STATE), hs);
-      },
+      writes: { removes, puts },
       committed: () => {
         if (staleEnd >= staleFrom) this.stale = { from: staleEnd + 1, to: this.stale.to };
         if (first !== undefined) {
@@ -278,14 +273,11 @@ export class LmdbLogStore implements LogStore {
   saveSnapshot(snapshot: Snapshot, done: DurableCallback): void {
     this.checkOpen();
     if (!this.asyncCommits) {
-      if (this.queued === 0) {
-        const { write, committed } = this.planSnapshot(snapshot);
-        return this.commitSync(done, write, committed);
-      }
+      if (this.queued === 0) return this.commitSync(done, this.planSnapshot(snapshot));
       return this.runQueued(done, () => {
-        const { write, committed } = this.planSnapshot(snapshot);
+        const { writes, committed } = this.planSnapshot(snapshot);
         try {
-          this.env.transactionSync(write);
+          this.env.transactionSync(() => this.writeSync(writes));
         } catch (cause) {
           this.fail(cause);
           throw this.failure;
@@ -295,10 +287,7 @@ export class LmdbLogStore implements LogStore {
     }
     // Like save(): refused at the caller when nothing is queued ahead, committed on the writer thread.
     const planned = this.queued === 0 ? this.planSnapshot(snapshot) : undefined;
-    this.runQueued(done, () => {
-      const { enqueue, committed } = planned ?? this.planSnapshot(snapshot);
-      return this.commitAsync(enqueue, committed);
-    });
+    this.runQueued(done, () => this.commitAsync(planned ?? this.planSnapshot(snapshot)));
   }
 
   private planSnapshot(snapshot: Snapshot): PlannedWrite {
@@ -315,16 +304,8 @@ export class LmdbLogStore implements LogStore {
     // covers only become unreachable and are deleted by later saves (LOG_COMPACTION_SLICE).
     const coveredTo = Math.min(index, this.last);
     const stale = coveredTo <= cur.index ? this.stale : { from: this.stale.from <= this.stale.to ? this.stale.from : cur.index + 1, to: coveredTo };
-    const encoded = buf(encodeSnapshotMeta(KEY_SNAPSHOT, meta));
     return {
-      write: () => {
-        for (let i = index + 1; i <= dropTo; i++) this.entriesDb.removeSync(buf(entryKey(i)));
-        this.metaDb.putSync(buf(KEY_SNAPSHOT), encoded);
-      },
-      enqueue: () => {
-        for (let i = index + 1; i <= dropTo; i++) void this.entriesDb.remove(buf(entryKey(i)));
-        void this.metaDb.put(buf(KEY_SNAPSHOT), encoded);
-      },
+      writes: { removes: entryKeys(index + 1, dropTo), puts: [[this.metaDb, buf(KEY_SNAPSHOT), buf(encodeSnapshotMeta(KEY_SNAPSHOT, meta))]] },
       committed: () => {
         this.stale = stale;
         for (let i = cur.index + 1; i <= dropTo; i++) this.terms.delete(i);
@@ -375,9 +356,9 @@ export class LmdbLogStore implements LogStore {
   }
 
   /** One durable transaction, committed before this returns; the cached view changes only if it committed. */
-  private commitSync(done: DurableCallback, write: () => void, committed: () => void): void {
+  private commitSync(done: DurableCallback, { writes, committed }: PlannedWrite): void {
     try {
-      this.env.transactionSync(write);
+      this.env.transactionSync(() => this.writeSync(writes));
     } catch (cause) {
       this.fail(cause);
       return this.enqueue(done, this.failure!);
@@ -392,7 +373,11 @@ export class LmdbLogStore implements LogStore {
    * which its writer thread carries out on its own: a transaction callback would first have to
    * wait for this thread to be free, and under load that wait was longer than the flushes.
    */
-  private commitAsync(enqueue: () => void, committed: () => void): Promise<void> {
+  private commitAsync({ writes, committed }: PlannedWrite): Promise<void> {
+    const enqueue = (): void => {
+      for (const key of writes.removes) void this.entriesDb.remove(key);
+      for (const [db, key, value] of writes.puts) void db.put(key, value);
+    };
     return this.entriesDb.batch(enqueue).then(
       () => {
         if (!this.closed) committed();
@@ -402,6 +387,12 @@ export class LmdbLogStore implements LogStore {
         throw this.failure;
       },
     );
+  }
+
+  /** The writes, inside a synchronous write transaction. */
+  private writeSync(writes: LogWrites): void {
+    for (const key of writes.removes) this.entriesDb.removeSync(key);
+    for (const [db, key, value] of writes.puts) db.putSync(key, value);
   }
 
   /**
@@ -470,6 +461,13 @@ function checkIdentity(env: RootDatabase, metaDb: BinaryDb, dir: string, want: S
         `not of node ${want.nodeId} of cluster ${JSON.stringify(want.clusterId)}`,
     );
   }
+}
+
+/** Keys of entries lo..hi (none if hi < lo). */
+function entryKeys(lo: number, hi: number): Buffer[] {
+  const keys: Buffer[] = [];
+  for (let i = lo; i <= hi; i++) keys.push(buf(entryKey(i)));
+  return keys;
 }
 
 interface StaleRange {
