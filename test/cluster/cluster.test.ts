@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Cluster } from '../../src/cluster/cluster.ts';
 import { isTesseraError } from '../../src/errors.ts';
-import { compactedPast } from './compaction.ts';
+import { compactedPast } from './node-log.ts';
 import { FAST, startCluster, tempDir, track } from './harness.ts';
 
 describe('Cluster', () => {

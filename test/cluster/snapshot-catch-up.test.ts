@@ -34,7 +34,7 @@ import { InProcessNetwork } from '../../src/net/in-process-transport.ts';
 import type { RaftNode } from '../../src/node/raft-node.ts';
 import type { NodeId, Snapshot } from '../../src/raft/types.ts';
 import { utf8 } from '../../src/util/bytes.ts';
-import { firstLogIndex } from './compaction.ts';
+import { firstLogIndex } from './node-log.ts';
 import { FAST, sleep, tempDir } from './harness.ts';
 
 const KEYS = 10_000;

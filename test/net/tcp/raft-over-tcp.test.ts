@@ -15,7 +15,7 @@ import type { PeerAddress } from '../../../src/net/tcp/tls.ts';
 import type { NodeId } from '../../../src/raft/types.ts';
 import { encodeCommand } from '../../../src/store/kv-command.ts';
 import { fromUtf8, utf8 } from '../../../src/util/bytes.ts';
-import { compactedPast } from '../../cluster/compaction.ts';
+import { compactedPast } from '../../cluster/node-log.ts';
 import { CLUSTER, FAST_TUNING, HOST, SECRET, until } from './net-helpers.ts';
 
 const dirs: string[] = [];

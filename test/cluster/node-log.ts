@@ -1,14 +1,24 @@
-/** Test helpers that look at a node's log compaction, which the public API does not expose. */
+/** Test helpers that look at a node's Raft log (its compaction, its entries), which the public API does not expose. */
 import type { Node } from '../../src/cluster/node.ts';
 import type { RaftNode } from '../../src/node/raft-node.ts';
+import type { Entry } from '../../src/raft/types.ts';
 
 /**
  * A node's first log index. Neither Node nor RaftStatus exposes it (nor the last snapshot
- * index), so this reaches through Node's private `raft` (a RaftNode) to RaftNode.raft.log,
- * public from there on. Test-only.
+ * index, nor the entries), so these reach through Node's private `raft` (a RaftNode) to
+ * RaftNode.raft.log, public from there on. Test-only.
  */
 export function firstLogIndex(node: Node): number {
-  return (node as unknown as { raft: RaftNode }).raft.raft.log.firstIndex();
+  return raftLog(node).firstIndex();
+}
+
+/** Entries lo..hi-1 of a node's log. */
+export function logEntries(node: Node, lo: number, hi: number): Entry[] {
+  return raftLog(node).entries(lo, hi, Infinity);
+}
+
+function raftLog(node: Node) {
+  return (node as unknown as { raft: RaftNode }).raft.raft.log;
 }
 
 /**
