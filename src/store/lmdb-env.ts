@@ -29,13 +29,29 @@ export interface EnvOptions {
    */
   readonly lazyMetaSync?: boolean;
   /**
-   * Asynchronous writes start their transaction on lmdb-js's writer thread at once instead of
-   * at the end of the event turn (lmdb-js's eventTurnBatching). Writes that must commit
-   * together then have to be grouped explicitly, with `batch` (lmdb-js README, eventTurnBatching).
-   * For the log: a save is one batch, and under load its flush began up to a whole turn late
-   * (w64 +7% to +19% in 6 of 7 alternated runs).
+   * Asynchronous writes are not gathered per event turn (lmdb-js's eventTurnBatching off, start
+   * threshold 1), so batchStartedNow can start one at once. Writes that must commit together
+   * then have to be grouped explicitly, with `batch` (lmdb-js README, eventTurnBatching).
    */
   readonly writesStartAtOnce?: boolean;
+}
+
+/**
+ * `db.batch(writes)` on a `writesStartAtOnce` environment, with its transaction started on
+ * lmdb-js's writer thread now rather than once the event loop turns. lmdb-js (write.js, 3.5.6)
+ * starts a write that opens a transaction from setImmediate, and at once only when a further
+ * write follows while it waits (outstandingWriteCount > txnStartThreshold). On a busy loop that
+ * wait was most of a save: in bench:kv's 3-node cluster every log flush began only after the
+ * followers' applies had run (seen with strace), and the leader's save took 3.9 ms for 1.4 ms
+ * of disk work. The further write deletes `absentKey`, which `db` must never hold: LMDB finds
+ * nothing and writes nothing. It resolves with the batch's outcome.
+ */
+export function batchStartedNow(db: BinaryDb, absentKey: Buffer, writes: () => void): Promise<boolean> {
+  const batch = db.batch(writes);
+  // Its outcome is the batch's: it joins the same transaction, and a delete that finds nothing
+  // succeeds. A failure of the environment is reported through the batch's promise.
+  db.remove(absentKey).catch(() => {});
+  return batch;
 }
 
 export function openEnv(dir: string, options: EnvOptions = {}): RootDatabase {

@@ -13,6 +13,9 @@ import { u64be } from '../util/u64be.ts';
 
 export const entryKey = u64be;
 
+/** A key the entries table never holds (its keys are all 8 bytes long). */
+export const ABSENT_ENTRY_KEY: Uint8Array = new Uint8Array(9).fill(0xff);
+
 export interface StoreIdentity {
   readonly clusterId: string;
   readonly nodeId: NodeId;

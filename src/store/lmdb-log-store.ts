@@ -26,8 +26,9 @@ import { EMPTY_HARD_STATE, NONE, entrySize, type Entry, type HardState, type Sna
 import { assert } from '../util/assert.ts';
 import { asUint8Array, utf8 } from '../util/bytes.ts';
 import { readU64be } from '../util/u64be.ts';
-import { buf, claimDirectory, closeAndRelease, openBinaryDb, openEnv, type BinaryDb, type DirectoryClaim } from './lmdb-env.ts';
+import { batchStartedNow, buf, claimDirectory, closeAndRelease, openBinaryDb, openEnv, type BinaryDb, type DirectoryClaim } from './lmdb-env.ts';
 import {
+  ABSENT_ENTRY_KEY,
   decodeEntry,
   decodeHardState,
   decodeIdentity,
@@ -372,13 +373,14 @@ export class LmdbLogStore implements LogStore {
    * go as lmdb-js write instructions in one `batch` (executed atomically, in one transaction),
    * which its writer thread carries out on its own: a transaction callback would first have to
    * wait for this thread to be free, and under load that wait was longer than the flushes.
+   * The batch starts at once (batchStartedNow), not after the event loop's other work.
    */
   private commitAsync({ writes, committed }: PlannedWrite): Promise<void> {
     const enqueue = (): void => {
       for (const key of writes.removes) void this.entriesDb.remove(key);
       for (const [db, key, value] of writes.puts) void db.put(key, value);
     };
-    return this.entriesDb.batch(enqueue).then(
+    return batchStartedNow(this.entriesDb, buf(ABSENT_ENTRY_KEY), enqueue).then(
       () => {
         if (!this.closed) committed();
       },

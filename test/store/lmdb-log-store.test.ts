@@ -147,6 +147,30 @@ describe('LmdbLogStore', () => {
     await raw.close();
   });
 
+  it('starts an asynchronous save at once: it commits while the event loop is still busy', async () => {
+    const dir = tempDir('tessera-log-');
+    const store = closeLater(LmdbLogStore.open(dir, { ...ID, asyncCommits: true }));
+    await persist(store, hs(1, 1, 0), [ent(1, 1)]);
+    const raw = open({ path: dir, maxDbs: 8, overlappingSync: false });
+    const entries = raw.openDB<Buffer, Uint8Array>('entries', { encoding: 'binary', keyEncoding: 'binary' });
+    for (let index = 2; index <= 4; index++) {
+      const saved = persist(store, hs(1, 1, 0), [ent(index, 1)]);
+      // The store issues the write from a microtask (saves are chained); then the loop does not
+      // turn until the entry is committed (or 5 s passed), as when other work follows at once:
+      // only lmdb-js's writer thread can commit it meanwhile, and only if the save started it.
+      for (let hop = 0; hop < 10; hop++) await Promise.resolve();
+      const deadline = performance.now() + 5000;
+      let committed = false;
+      while (!committed && performance.now() < deadline) {
+        raw.resetReadTxn();
+        committed = entries.getBinary(Buffer.from(u64be(index))) !== undefined;
+      }
+      expect(committed, `entry ${index} committed while the event loop was held`).toBe(true);
+      await saved;
+    }
+    await raw.close();
+  });
+
   it('detects a flipped byte anywhere in a stored entry and names the index, never returning the bytes', async () => {
     const dir = tempDir('tessera-log-');
     const store = LmdbLogStore.open(dir, ID);
