@@ -35,6 +35,7 @@ export interface KvBackend extends KvReadView {
    * not nest.
    */
   batch<T>(fn: () => T): T;
+  /** Copies key and value before it returns: the caller may reuse both (ByteWriter.finishInto). */
   put(table: KvTable, key: Uint8Array, value: Uint8Array): void;
   /** True if the key was present. */
   delete(table: KvTable, key: Uint8Array): boolean;

@@ -36,7 +36,7 @@ export class KvData {
     const k = bytesToBinaryString(key);
     const prev = this.lookup(k, key);
     const rec = nextRecord(prev, value, revision);
-    this.backend.put('data', key, encodeDataRecord(rec));
+    writeRecord(new ByteWriter(rec.value.length + 16), rec).finishInto((bytes) => this.backend.put('data', key, bytes));
     this.cache.set(k, rec);
     this.events.append(revision, 'put', key, rec);
     return prev;
@@ -81,10 +81,6 @@ export class KvData {
 export function readDataRecord(view: KvReadView, key: Uint8Array): KvRecord | null {
   const raw = view.get('data', key);
   return raw === undefined ? null : decodeDataRecord(key, raw);
-}
-
-export function encodeDataRecord(rec: KvRecord): Uint8Array {
-  return writeRecord(new ByteWriter(rec.value.length + 16), rec).finish();
 }
 
 export function decodeDataRecord(key: Uint8Array, raw: Uint8Array): KvRecord {

@@ -81,7 +81,7 @@ export class KvEventLog {
       this.sub = 0;
     }
     const value = writeRecord(new ByteWriter(key.length + record.value.length + 16).u8(type === 'put' ? TYPE_PUT : TYPE_DELETE).bytes(key), record);
-    this.backend.put('events', eventKey(revision, this.sub++), value.finish());
+    value.finishInto((bytes) => this.backend.put('events', eventKey(revision, this.sub++), bytes));
     this.meta = { ...this.meta, count: this.meta.count + 1 };
     this.dirty = true;
   }

@@ -94,6 +94,13 @@ export function encodeResult(res: KvResult): Uint8Array {
   return w.finish();
 }
 
+/** Appends `res` to `w` as length-prefixed bytes (ByteWriter.bytes of encodeResult), without a copy of its own. */
+export function writeResultBytes(w: ByteWriter, res: KvResult): ByteWriter {
+  const inner = new ByteWriter(64);
+  writeResult(inner, res);
+  return inner.finishInto((bytes) => w.bytes(bytes));
+}
+
 export function decodeResult(data: Uint8Array, what = 'kv result'): KvResult {
   const r = new ByteReader(data, what, 'CORRUPTION');
   const res = readResult(r);

@@ -41,7 +41,7 @@ import type { KvBackend } from './kv-backend.ts';
 import type { KvSession } from './kv-command.ts';
 import type { KvLimits } from './kv-limits.ts';
 import { EMPTY_SESSIONS, encodeSessions, META_SESSIONS, readSessions, type SessionsMeta } from './kv-meta.ts';
-import { decodeResult, encodeResult, type KvResult } from './kv-result.ts';
+import { decodeResult, writeResultBytes, type KvResult } from './kv-result.ts';
 
 /** What admission needs of a session; its cached result is read only to answer a repeat. */
 interface SessionHead {
@@ -155,8 +155,8 @@ export class KvSessions {
   }
 
   private store(client: string, state: SessionState): void {
-    const w = new ByteWriter(32).uvarint(state.since).uvarint(state.seq).uvarint(state.lastIndex).bytes(encodeResult(state.result));
-    this.backend.put('sessions', this.keyOf(client), w.finish());
+    const w = writeResultBytes(new ByteWriter(32).uvarint(state.since).uvarint(state.seq).uvarint(state.lastIndex), state.result);
+    w.finishInto((bytes) => this.backend.put('sessions', this.keyOf(client), bytes));
     this.heads.set(client, headOf(state));
   }
 

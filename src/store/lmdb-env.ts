@@ -17,7 +17,7 @@ import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { TesseraError } from '../errors.ts';
 
-export type BinaryDb = Database<Buffer, Uint8Array>;
+export type BinaryDb = Database<Uint8Array, Uint8Array>;
 
 export interface EnvOptions {
   /**

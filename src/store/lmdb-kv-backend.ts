@@ -171,12 +171,12 @@ export class LmdbKvBackend implements KvBackend {
 
   put(table: KvTable, key: Uint8Array, value: Uint8Array): void {
     assert(this.inBatch, 'lmdb kv: writes only inside a batch');
-    this.dbs[table].putSync(buf(key), buf(value));
+    this.dbs[table].putSync(key, value);
   }
 
   delete(table: KvTable, key: Uint8Array): boolean {
     assert(this.inBatch, 'lmdb kv: writes only inside a batch');
-    return this.dbs[table].removeSync(buf(key));
+    return this.dbs[table].removeSync(key);
   }
 
   openView(): KvSnapshotView {

@@ -98,6 +98,19 @@ export class ByteWriter {
   }
 
   /**
+   * Hands `use` a view of what was written, valid only during the call (the scratch goes back to
+   * the pool after it), and returns what `use` returns: bytes that are copied at once, such as a
+   * value passed to KvBackend.put, cost no allocation. The writer must not be used after.
+   */
+  finishInto<T>(use: (bytes: Uint8Array) => T): T {
+    try {
+      return use(this.buf.subarray(0, this.len));
+    } finally {
+      this.release();
+    }
+  }
+
+  /**
    * What was written, in an array that owns its buffer (no pool: the result may be kept, e.g.
    * as a log entry). Without a copy when the writer was sized up front for a large payload and
    * is nearly full. The writer must not be used after.

@@ -8,6 +8,7 @@ import type { Entry } from '../../src/raft/types.ts';
 import type { KvApplyResult } from '../../src/store/kv-logic.ts';
 import { LmdbKvStateMachine } from '../../src/store/lmdb-kv.ts';
 import { LmdbKvBackend } from '../../src/store/lmdb-kv-backend.ts';
+import { MemoryKvBackend } from '../../src/store/memory-kv-backend.ts';
 import { b, entriesOf, put } from './kv-fixtures.ts';
 import { closeLater, tempDir } from './lmdb-fixtures.ts';
 
@@ -121,5 +122,26 @@ describe('LmdbKvBackend grouped commits', () => {
     backend.commitSoon();
     await second.committed;
     await backend.close();
+  });
+});
+
+describe('KvBackend.put', () => {
+  it('copies key and value: a caller that reuses its buffers (ByteWriter.finishInto) changes nothing stored', async () => {
+    const lmdb = LmdbKvBackend.open(tempDir('tessera-put-copy-'));
+    for (const backend of [new MemoryKvBackend(), lmdb]) {
+      const key = Uint8Array.of(1, 2, 3);
+      const value = new Uint8Array(300).fill(7);
+      backend.batch(() => {
+        backend.put('data', key, value);
+        key.fill(9);
+        value.fill(0);
+        expect(backend.get('data', Uint8Array.of(1, 2, 3))?.every((x) => x === 7)).toBe(true);
+      });
+      expect(backend.get('data', Uint8Array.of(9, 9, 9))).toBeUndefined();
+      const stored = backend.get('data', Uint8Array.of(1, 2, 3));
+      expect(stored?.length).toBe(300);
+      expect(stored?.every((x) => x === 7)).toBe(true);
+    }
+    await lmdb.close();
   });
 });

@@ -81,6 +81,22 @@ describe('ByteWriter / ByteReader', () => {
     new ByteWriter(16).u8(1).finish(); // reuses the scratch small came from
     expect(Array.from(small)).toEqual([9]);
   });
+  it('hands finishInto a view of what was written, then lends the scratch to the next writer', () => {
+    const w = new ByteWriter(8).u8(1).uvarint(300);
+    let seen: Uint8Array | null = null;
+    const back = w.finishInto((bytes) => {
+      seen = bytes;
+      return Array.from(bytes);
+    });
+    expect(back).toEqual([1, 0xac, 0x02]);
+    new ByteWriter(8).u8(0xee).u8(0xee).u8(0xee).finish();
+    // The view was valid only during the call: its scratch has been written over since.
+    expect(Array.from(seen!)).toEqual([0xee, 0xee, 0xee]);
+    expect(() => new ByteWriter(8).u8(2).finishInto(() => {
+      throw new Error('use failed');
+    })).toThrow('use failed');
+    expect(Array.from(new ByteWriter(8).u8(3).finish())).toEqual([3]);
+  });
 });
 
 describe('byte order', () => {
