@@ -5,9 +5,10 @@
  * every put is applied three times on one event loop, so this is most of its per-put cost.
  *
  * Batches of --batch put entries (256-byte values over --keys keys, one session per writer, as
- * bench:kv's w64), each applied once the previous one committed. Same-run baseline: the same
- * keys and values written by raw LMDB putSync in one async transaction per batch, into an
- * environment opened the same way. Prints entries/s, event-loop µs and CPU µs (all threads) per
+ * bench:kv's w64), each applied once the previous one has run: as a node, which goes on applying
+ * while its grouped commit (STATE_COMMIT_WINDOW_MS) is still open. Same-run baseline: the same
+ * keys and values written by raw putSync in the same grouped commits (an LmdbKvBackend opened
+ * the same way, whose batches hold nothing but the puts). Prints entries/s, event-loop µs and CPU µs (all threads) per
  * entry for both; last line JSON {"applyPerSec","rawPerSec","ratio","loopUsPerApply","cpuUsPerApply"}.
  * Options: --seconds 4, --batch 64, --keys 4096, --history 100000 (events kept; filled first).
  */
@@ -19,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { EntryType, type Entry } from '../src/raft/types.ts';
 import { encodeCommand } from '../src/store/kv-command.ts';
 import { DEFAULT_KV_LIMITS } from '../src/store/kv-limits.ts';
-import { buf, openBinaryDb, openEnv } from '../src/store/lmdb-env.ts';
+import { LmdbKvBackend } from '../src/store/lmdb-kv-backend.ts';
 import { LmdbKvStateMachine } from '../src/store/lmdb-kv.ts';
 import { utf8 } from '../src/util/bytes.ts';
 
@@ -37,6 +38,11 @@ const keyCount = Number(values.keys);
 const history = Number(values.history);
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-apply-'));
+/** The first failed commit of either phase: reported at the end of the phase. */
+let commitFailure: Error | undefined;
+const noteCommit = (e?: Error): void => {
+  if (e) commitFailure ??= e;
+};
 const value = new Uint8Array(256).fill(7);
 const keys = Array.from({ length: keyCount }, (_, i) => utf8(`key-${String(i).padStart(6, '0')}`));
 // A fixed pseudo-random key sequence, the same for both phases.
@@ -96,29 +102,31 @@ async function applyPhase(): Promise<Measured> {
         return { index: ++index, term: 1, type: EntryType.Normal, data };
       }),
     );
-  const apply = (entries: Entry[]): Promise<number> =>
-    new Promise((resolve, reject) => sm.applyAsync!(entries, () => {}, (e) => (e ? reject(e) : resolve(entries.length))));
+  // Resolved once the batch has run (its results are out); its commit is only checked.
+  const apply = (entries: Entry[]): Promise<number> => new Promise((resolve) => sm.applyAsync!(entries, () => resolve(entries.length), noteCommit));
   // Fill the history (one event per put) so that every measured batch trims as well.
   while (index < history + batchSize) await apply(nextBatch());
   const m = await measure(() => apply(nextBatch()));
   await sm.close();
+  if (commitFailure) throw commitFailure;
   return m;
 }
 
 async function rawPhase(): Promise<Measured> {
-  const env = openEnv(path.join(root, 'raw'), { lazyMetaSync: true });
-  const db = openBinaryDb(env, 'data');
-  const step = async (): Promise<number> => {
-    const batch = prepared(() => Array.from({ length: batchSize }, () => buf(nextKey())));
-    const v = buf(value);
-    await env.childTransaction(() => {
-      for (const k of batch) db.putSync(k, v);
-    });
-    return batchSize;
+  const backend = LmdbKvBackend.open(path.join(root, 'raw'), { asyncCommits: true, lazyMetaSync: true });
+  const step = (): Promise<number> => {
+    const batch = prepared(() => Array.from({ length: batchSize }, () => nextKey()));
+    return new Promise((resolve) =>
+      backend.batchAsync!(() => {
+        for (const k of batch) backend.put('data', k, value);
+        resolve(batchSize);
+      }, noteCommit),
+    );
   };
   for (let i = 0; i < 50; i++) await step();
   const m = await measure(step);
-  await env.close();
+  await backend.close();
+  if (commitFailure) throw commitFailure;
   return m;
 }
 
