@@ -8,8 +8,8 @@
  * bench:kv's w64), each applied once the previous one has run: as a node, which goes on applying
  * while its grouped commit (STATE_COMMIT_WINDOW_MS) is still open. Same-run baseline: the same
  * keys and values written by raw putSync in the same grouped commits (an LmdbKvBackend opened
- * the same way, whose batches hold nothing but the puts). Prints entries/s, event-loop µs and CPU µs (all threads) per
- * entry for both; last line JSON {"applyPerSec","rawPerSec","ratio","loopUsPerApply","cpuUsPerApply"}.
+ * the same way, whose batches hold nothing but the puts). Prints entries/s, event-loop µs and
+ * CPU µs (all threads) per entry for both; last line JSON {"applyPerSec","rawPerSec","ratio","loopUsPerApply","cpuUsPerApply"}.
  * Options: --seconds 4, --batch 64, --keys 4096, --history 100000 (events kept; filled first).
  */
 import fs from 'node:fs';

@@ -122,8 +122,6 @@ export class GroupCommitter {
 export class AsyncGroupCommitter {
   private pending: { key: Buffer; value: Buffer; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private busy = false;
-  commits = 0;
-  puts = 0;
 
   constructor(private readonly db: BinaryDb) {}
 
@@ -149,8 +147,6 @@ export class AsyncGroupCommitter {
       for (const p of batch) void this.db.put(p.key, p.value);
     }).then(
       () => {
-        this.commits++;
-        this.puts += batch.length;
         for (const p of batch) p.resolve();
         this.flush();
       },

@@ -174,6 +174,12 @@ async function clusterPhases(): Promise<void> {
   }
 }
 
+/** --clients writers doing `put` back to back: a short warm-up, then the measured phase. */
+async function measureWriters(phase: Phase, put: (worker: number, n: number) => Promise<unknown>): Promise<void> {
+  await closedLoop(clients, Math.max(1, warmup / 2), put, false);
+  results.set(phase, await closedLoop(clients, seconds, put));
+}
+
 async function rawPhases(): Promise<void> {
   // raw64 (see GroupCommitter): the log store's open() flags, one transactionSync per group.
   if (only.has('raw64') || only.has('raw1')) {
@@ -210,9 +216,7 @@ async function rawPhases(): Promise<void> {
     });
     try {
       const g = new GroupCommitter(targets);
-      const put = (_w: number, n: number) => g.put(keyBytes[pick()]!, value(n));
-      await closedLoop(clients, Math.max(1, warmup / 2), put, false);
-      results.set('ideal3', await closedLoop(clients, seconds, put));
+      await measureWriters('ideal3', (_w, n) => g.put(keyBytes[pick()]!, value(n)));
     } finally {
       await Promise.all(targets.map((t) => t.env.close()));
     }
@@ -222,9 +226,7 @@ async function rawPhases(): Promise<void> {
     const db = openBinaryDb(env, 'kv');
     try {
       const g = new AsyncGroupCommitter(db);
-      const put = (_w: number, n: number) => g.put(keyBytes[pick()]!, value(n));
-      await closedLoop(clients, Math.max(1, warmup / 2), put, false);
-      results.set('batch64', await closedLoop(clients, seconds, put));
+      await measureWriters('batch64', (_w, n) => g.put(keyBytes[pick()]!, value(n)));
     } finally {
       await env.close();
     }
@@ -235,9 +237,7 @@ async function rawPhases(): Promise<void> {
     const env = open({ path: path.join(root, 'raw-async'), maxDbs: 8, overlappingSync: false });
     const db = env.openDB<Buffer, Buffer>('kv', { encoding: 'binary', keyEncoding: 'binary' });
     try {
-      const put = (_w: number, n: number) => db.put(keyBytes[pick()]!, buf(value(n)));
-      await closedLoop(clients, Math.max(1, warmup / 2), put, false);
-      results.set('async64', await closedLoop(clients, seconds, put));
+      await measureWriters('async64', (_w, n) => db.put(keyBytes[pick()]!, buf(value(n))));
     } finally {
       await env.close();
     }

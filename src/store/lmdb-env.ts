@@ -46,7 +46,7 @@ export interface EnvOptions {
  * of disk work. The further write deletes `absentKey`, which `db` must never hold: LMDB finds
  * nothing and writes nothing. It resolves with the batch's outcome.
  */
-export function batchStartedNow(db: BinaryDb, absentKey: Buffer, writes: () => void): Promise<boolean> {
+export function batchStartedNow(db: BinaryDb, absentKey: Uint8Array, writes: () => void): Promise<boolean> {
   const batch = db.batch(writes);
   // Its outcome is the batch's: it joins the same transaction, and a delete that finds nothing
   // succeeds. A failure of the environment is reported through the batch's promise.

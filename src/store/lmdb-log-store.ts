@@ -380,7 +380,7 @@ export class LmdbLogStore implements LogStore {
       for (const key of writes.removes) void this.entriesDb.remove(key);
       for (const [db, key, value] of writes.puts) void db.put(key, value);
     };
-    return batchStartedNow(this.entriesDb, buf(ABSENT_ENTRY_KEY), enqueue).then(
+    return batchStartedNow(this.entriesDb, ABSENT_ENTRY_KEY, enqueue).then(
       () => {
         if (!this.closed) committed();
       },

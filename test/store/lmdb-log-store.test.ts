@@ -1,4 +1,4 @@
-import { open } from 'lmdb';
+import { open, type Database, type RootDatabase } from 'lmdb';
 import { describe, expect, it } from 'vitest';
 import { LOG_COMPACTION_SLICE, LmdbLogStore, type LmdbLogStoreOptions } from '../../src/store/lmdb-log-store.ts';
 import { immediateDefer } from '../../src/store/memory-log-store.ts';
@@ -32,10 +32,19 @@ describeLogStoreConformance('LmdbLogStore (acknowledged in a microtask)', harnes
 describeLogStoreConformance('LmdbLogStore (simulator mode: injected defer, immediate)', harness(immediateDefer), { snapshots: 'metadataOnly' });
 describeLogStoreConformance('LmdbLogStore (asynchronous commits on the writer thread)', harness(undefined, true), { snapshots: 'metadataOnly' });
 
+/**
+ * A raw lmdb-js handle on a log store's directory and its entries table, behind the store's
+ * back (a second handle in the same process shares the native environment; it reads committed
+ * state only).
+ */
+function openRawEntries(dir: string): { env: RootDatabase; entries: Database<Buffer, Uint8Array> } {
+  const env = open({ path: dir, maxDbs: 8, overlappingSync: false });
+  return { env, entries: env.openDB<Buffer, Uint8Array>('entries', { encoding: 'binary', keyEncoding: 'binary' }) };
+}
+
 /** Flips one byte of the stored value of entry `index`, with a raw LMDB handle on the closed store's directory. */
 async function flipEntryByte(dir: string, index: number, at: number): Promise<void> {
-  const env = open({ path: dir, maxDbs: 8, overlappingSync: false });
-  const db = env.openDB<Buffer, Uint8Array>('entries', { encoding: 'binary', keyEncoding: 'binary' });
+  const { env, entries: db } = openRawEntries(dir);
   const key = Buffer.from(u64be(index));
   const value = Buffer.from(db.getBinary(key)!);
   value[at % value.length] = value[at % value.length]! ^ 0x01;
@@ -45,8 +54,7 @@ async function flipEntryByte(dir: string, index: number, at: number): Promise<vo
 
 /** Deletes entry `index` behind the closed store's back, with a raw LMDB handle on its directory. */
 async function removeStoredEntry(dir: string, index: number): Promise<void> {
-  const env = open({ path: dir, maxDbs: 8, overlappingSync: false });
-  const db = env.openDB<Buffer, Uint8Array>('entries', { encoding: 'binary', keyEncoding: 'binary' });
+  const { env, entries: db } = openRawEntries(dir);
   env.transactionSync(() => db.removeSync(Buffer.from(u64be(index))));
   await env.close();
 }
@@ -57,8 +65,7 @@ describe('LmdbLogStore', () => {
     let store = LmdbLogStore.open(dir, ID);
     await persist(store, hs(1, 1, 0), ents(1, 3000, 1));
     await persistSnapshot(store, snap(2900, 1));
-    const raw = open({ path: dir, maxDbs: 8, overlappingSync: false });
-    const rawEntries = raw.openDB<Buffer, Uint8Array>('entries', { encoding: 'binary', keyEncoding: 'binary' });
+    const { env: raw, entries: rawEntries } = openRawEntries(dir);
     const storedUpTo = (i: number) => {
       raw.resetReadTxn();
       return rawEntries.getKeysCount({ end: Buffer.from(u64be(i + 1)) });
@@ -126,8 +133,7 @@ describe('LmdbLogStore', () => {
     await persist(store, hs(1, 1, 0), [ent(1, 1)]);
     // A second handle on the same environment reads committed state only (lmdb-js shares the
     // native environment within a process; our stores' claim does not cover a raw handle).
-    const raw = open({ path: dir, maxDbs: 8, overlappingSync: false });
-    const entries = raw.openDB<Buffer, Uint8Array>('entries', { encoding: 'binary', keyEncoding: 'binary' });
+    const { env: raw, entries } = openRawEntries(dir);
     const seen = new Set<string>();
     for (let round = 0; round < 5; round++) {
       const first = store.lastIndex() + 1;
@@ -151,8 +157,7 @@ describe('LmdbLogStore', () => {
     const dir = tempDir('tessera-log-');
     const store = closeLater(LmdbLogStore.open(dir, { ...ID, asyncCommits: true }));
     await persist(store, hs(1, 1, 0), [ent(1, 1)]);
-    const raw = open({ path: dir, maxDbs: 8, overlappingSync: false });
-    const entries = raw.openDB<Buffer, Uint8Array>('entries', { encoding: 'binary', keyEncoding: 'binary' });
+    const { env: raw, entries } = openRawEntries(dir);
     for (let index = 2; index <= 4; index++) {
       const saved = persist(store, hs(1, 1, 0), [ent(index, 1)]);
       // The store issues the write from a microtask (saves are chained); then the loop does not
@@ -204,8 +209,7 @@ describe('LmdbLogStore', () => {
     const store = LmdbLogStore.open(dir, ID);
     await persist(store, null, [ent(1, 1), ent(2, 1)]);
     await store.close();
-    const env = open({ path: dir, maxDbs: 8, overlappingSync: false });
-    const db = env.openDB<Buffer, Uint8Array>('entries', { encoding: 'binary', keyEncoding: 'binary' });
+    const { env, entries: db } = openRawEntries(dir);
     const one = db.getBinary(Buffer.from(u64be(1)))!;
     env.transactionSync(() => db.putSync(Buffer.from(u64be(2)), one));
     await env.close();
@@ -221,8 +225,7 @@ describe('LmdbLogStore', () => {
     await removeStoredEntry(dir, 2);
     expectCode(() => LmdbLogStore.open(dir, ID), 'CORRUPTION');
     // The failed open released the directory: a repaired log opens again.
-    const env2 = open({ path: dir, maxDbs: 8, overlappingSync: false });
-    const db2 = env2.openDB<Buffer, Uint8Array>('entries', { encoding: 'binary', keyEncoding: 'binary' });
+    const { env: env2, entries: db2 } = openRawEntries(dir);
     env2.transactionSync(() => db2.removeSync(Buffer.from(u64be(3))));
     await env2.close();
     expect(closeLater(LmdbLogStore.open(dir, ID)).lastIndex()).toBe(1);
