@@ -102,16 +102,16 @@ export class KvEventLog {
       // Everything before this page was deleted, so each scan starts from the first key. It
       // reads what must go, plus a few to find where the last revision to drop ends.
       const limit = Math.min(TRIM_PAGE, Math.max(0, count - history) + TRIM_LOOKAHEAD);
-      const page = this.backend.range('events', NO_KEY, null, limit);
-      for (const e of page) {
-        const revision = revisionOf(e.key);
+      const page = this.backend.rangeKeys('events', NO_KEY, null, limit);
+      for (const key of page) {
+        const revision = revisionOf(key);
         if (revision !== dropping) {
           // A revision goes whole or not at all, decided at its first event.
           if (count <= history) return this.setTrimmed(floor, count);
           dropping = revision;
           floor = revision + 1;
         }
-        this.backend.delete('events', e.key);
+        this.backend.delete('events', key);
         count--;
       }
       if (page.length < limit) {

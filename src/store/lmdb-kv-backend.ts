@@ -73,6 +73,12 @@ export class LmdbKvBackend implements KvBackend {
     return range(this.dbs[table], start, end, limit, undefined);
   }
 
+  rangeKeys(table: KvTable, start: Uint8Array, end: Uint8Array | null, limit: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (const key of this.dbs[table].getKeys(rangeOptions(start, end, limit, undefined))) out.push(asUint8Array(key as Uint8Array));
+    return out;
+  }
+
   batch<T>(fn: () => T): T {
     assert(!this.inBatch, 'lmdb kv: batches do not nest');
     assert(this.closing === null, 'lmdb kv: backend is closed');
@@ -255,15 +261,18 @@ function get(db: BinaryDb, key: Uint8Array, transaction: Transaction | undefined
   return v === undefined ? undefined : copyBytes(v, 0, v.length);
 }
 
-function range(db: BinaryDb, start: Uint8Array, end: Uint8Array | null, limit: number, transaction: Transaction | undefined): KvEntry[] {
-  const out: KvEntry[] = [];
-  const options = {
+function rangeOptions(start: Uint8Array, end: Uint8Array | null, limit: number, transaction: Transaction | undefined) {
+  return {
     ...(start.length > 0 ? { start: buf(start) } : {}),
     ...(end !== null ? { end: buf(end) } : {}),
     ...(transaction ? { transaction } : {}),
     limit,
   };
-  for (const { key, value } of db.getRange(options)) {
+}
+
+function range(db: BinaryDb, start: Uint8Array, end: Uint8Array | null, limit: number, transaction: Transaction | undefined): KvEntry[] {
+  const out: KvEntry[] = [];
+  for (const { key, value } of db.getRange(rangeOptions(start, end, limit, transaction))) {
     out.push({ key: asUint8Array(key as Uint8Array), value: asUint8Array(value) });
   }
   return out;
