@@ -80,7 +80,12 @@ export class Node {
     let registered = false;
     try {
       if (!recorded) writeNodeIdentity(dir, { clusterId, nodeId: id });
-      stateMachine = LmdbKvStateMachine.open(path.join(dir, 'state'), { asyncCommits: true, lazyMetaSync: true, ...(options.kvLimits && { limits: options.kvLimits }) });
+      stateMachine = LmdbKvStateMachine.open(path.join(dir, 'state'), {
+        asyncCommits: true,
+        lazyMetaSync: true,
+        ...(options.kvLimits && { limits: options.kvLimits }),
+        ...(options.stateCommitWindowMs !== undefined && { commitWindowMs: options.stateCommitWindowMs }),
+      });
       let node: Node | null = null;
       const fatal = (e: unknown) => node?.fail(e);
       const clock = new SystemClock({ onError: fatal });
@@ -183,7 +188,9 @@ export class Node {
 
   /**
    * Resolves with the applied index once it exceeds `after`, or when `timeoutMs` passes or the
-   * node stops (with the index then): how watchers sleep without polling.
+   * node stops (with the index then): how watchers sleep without polling. While it waits, the
+   * state machine commits each batch as soon as it ran (commitSoon): reads see a batch only
+   * once it committed, and its commit group could otherwise stay open for its whole window.
    */
   waitApplied(after: number, timeoutMs: number): Promise<number> {
     const applied = this.isUp ? this.stateMachine.appliedIndex() : 0;
@@ -198,6 +205,8 @@ export class Node {
         }, timeoutMs),
       };
       this.waiters.add(waiter);
+      // A batch that already ran may be what it waits for: its commit group need not stay open.
+      this.stateMachine.commitSoon();
     });
   }
 
@@ -250,6 +259,12 @@ export class Node {
       applied: (node, entries) => {
         user.applied?.(node, entries);
         this.wakeWaiters(false);
+      },
+      ran: (node, entries) => {
+        user.ran?.(node, entries);
+        // Someone waits for applies (a watch, a read of a revision): this batch commits now
+        // rather than at the end of its commit window, which reads could not see before.
+        if (this.waiters.size > 0) this.stateMachine.commitSoon();
       },
       snapshotInstalled: (node, snapshot) => {
         user.snapshotInstalled?.(node, snapshot);

@@ -27,6 +27,12 @@ export interface NodeTuning {
   readonly leaseReads?: { readonly maxClockDrift: number } | null;
   /** Further Raft settings (message and inflight sizes, pre-vote, check-quorum). */
   readonly raft?: Partial<Omit<RaftConfig, 'id' | 'voters' | 'applied' | 'electionTick' | 'heartbeatTick' | 'leaseReads'>>;
+  /**
+   * How long a node's state machine lets apply batches share one LMDB commit (one flush; the
+   * log replays a group a crash loses). Reads and watches see a batch as soon as it has run,
+   * never waiting for its commit. Default STATE_COMMIT_WINDOW_MS.
+   */
+  readonly stateCommitWindowMs?: number;
   /** State-machine limits; part of the replicated semantics, so the same on every node. */
   readonly kvLimits?: KvLimits;
 }

@@ -131,7 +131,9 @@ export interface StateMachine {
   /**
    * Optional, with applyAsync: asks that batches waiting to commit commit now rather than with
    * later ones (a state machine may hold its commits open to share one flush among several
-   * batches). The runtime calls it when a read waits for appliedIndex() to reach its index.
+   * batches). The runtime calls it when a read waits for appliedIndex() to reach its index, and
+   * when a snapshot install waits for them (cluster/node.ts also, while a watch or a read of a
+   * revision waits).
    */
   commitSoon?(): void;
   /** An image of the state at appliedIndex(). */

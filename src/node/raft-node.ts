@@ -24,6 +24,11 @@ export interface NodeObserver {
   roleChanged?(node: NodeId, soft: SoftState, term: number): void;
   persisted?(node: NodeId, hardState: HardState | null, entries: readonly Entry[], snapshot: Snapshot | null): void;
   applied?(node: NodeId, entries: readonly Entry[]): void;
+  /**
+   * A batch ran through an asynchronous state machine and its results went out; reads see it
+   * once it has committed (then `applied`), which the state machine may hold back to share.
+   */
+  ran?(node: NodeId, entries: readonly Entry[]): void;
   snapshotInstalled?(node: NodeId, snapshot: Snapshot): void;
 }
 
@@ -346,6 +351,8 @@ export class RaftNode {
     if (rd.snapshot) this.applyDeferred();
     if (rd.snapshot && this.pendingApplies > 0) {
       // An installed snapshot replaces the state; batches still committing belong to the old one.
+      // Their commit group need not stay open for more: it commits now.
+      this.stateMachine.commitSoon?.();
       this.inFlight = true;
       this.afterApplies.push(() => {
         this.inFlight = false;
@@ -454,7 +461,9 @@ export class RaftNode {
       sm.applyAsync(
         entries,
         (results) => {
-          if (!this.stopped) this.deliverResults(entries, results);
+          if (this.stopped) return;
+          this.deliverResults(entries, results);
+          this.observer.ran?.(this.id, entries);
         },
         (error) => {
           this.pendingApplies--;

@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import type { RootDatabase, Transaction } from 'lmdb';
+import { TesseraError } from '../errors.ts';
 import { assert } from '../util/assert.ts';
 import { copyBytes } from '../util/alloc.ts';
 import { asUint8Array } from '../util/bytes.ts';
@@ -13,9 +14,10 @@ import { KV_TABLES, type KvBackend, type KvEntry, type KvSnapshotView, type KvTa
 import { buf, openBinaryDb, openEnv, syncEnv, type BinaryDb } from './lmdb-env.ts';
 
 /**
- * How long a grouped apply transaction stays open for further batches (see commitAsync), unless
- * commitSoon() ends it first (a read waiting for the applied index). Each commit of a state
- * machine costs a flush: in bench:kv's 3-node cluster on one disk, one per node per round of
+ * How long a grouped apply transaction stays open for further batches by default (see
+ * commitAsync and LmdbKvBackendOptions.commitWindowMs), unless commitSoon() ends it first
+ * (whenever something waits for a batch in it: a read, a watch, a snapshot install). Each
+ * commit of a state machine costs a flush: in bench:kv's 3-node cluster on one disk, one per node per round of
  * the log was a third of all flushes. 10 ms held one round's batch. Longer groups also write
  * fewer pages per batch (a hot page is written once per group) and so flush for less time while
  * the logs wait on the same disk: w64 (ops/s) 6.6k/8.1k at 50 ms, 8.9k/7.6k at 100, 9.7k/8.6k at
@@ -23,6 +25,12 @@ import { buf, openBinaryDb, openEnv, syncEnv, type BinaryDb } from './lmdb-env.t
  * the log replays; a snapshot or compaction first makes it durable (makeDurable).
  */
 export const STATE_COMMIT_WINDOW_MS = 200;
+
+export interface LmdbKvBackendOptions {
+  readonly asyncCommits?: boolean;
+  readonly lazyMetaSync?: boolean;
+  readonly commitWindowMs?: number;
+}
 
 /** Batches sharing one lmdb-js write transaction. */
 interface CommitGroup {
@@ -49,16 +57,20 @@ export class LmdbKvBackend implements KvBackend {
     readonly dir: string,
     private readonly env: RootDatabase,
     private readonly dbs: Record<KvTable, BinaryDb>,
+    private readonly commitWindowMs: number,
   ) {}
 
   /**
    * `asyncCommits` adds batchAsync; without it every batch commits synchronously (as the
-   * simulator needs: each step on its own clock).
+   * simulator needs: each step on its own clock). `commitWindowMs` (default
+   * STATE_COMMIT_WINDOW_MS) is how long a group of asynchronous batches stays open.
    */
-  static open(dir: string, options: { readonly asyncCommits?: boolean; readonly lazyMetaSync?: boolean } = {}): LmdbKvBackend {
+  static open(dir: string, options: LmdbKvBackendOptions = {}): LmdbKvBackend {
+    const window = options.commitWindowMs ?? STATE_COMMIT_WINDOW_MS;
+    if (!(Number.isFinite(window) && window > 0)) throw new TesseraError('INVALID_ARGUMENT', `commitWindowMs must be a positive number of milliseconds, got ${window}`);
     const env = openEnv(dir, { lazyMetaSync: options.lazyMetaSync ?? false });
     const dbs = Object.fromEntries(KV_TABLES.map((t) => [t, openBinaryDb(env, t)])) as Record<KvTable, BinaryDb>;
-    const backend = new LmdbKvBackend(dir, env, dbs);
+    const backend = new LmdbKvBackend(dir, env, dbs, window);
     if (options.asyncCommits) backend.batchAsync = (fn, done) => backend.commitAsync(fn, done);
     return backend;
   }
@@ -93,7 +105,7 @@ export class LmdbKvBackend implements KvBackend {
   /**
    * Runs fn as a child transaction of a grouped write transaction: the first batch opens one
    * (lmdb-js starts it on its writer thread and calls back here), which then stays open for
-   * STATE_COMMIT_WINDOW_MS, and every batch arriving meanwhile runs at once, nested in it. The
+   * commitWindowMs, and every batch arriving meanwhile runs at once, nested in it. The
    * group commits (with its flush) on lmdb-js's writer thread and `done` runs for each batch
    * then. A throwing fn aborts only its child transaction. Reads meanwhile see what the group
    * wrote (lmdb-js reads through the open write transaction), as they would once it commits;
@@ -128,7 +140,7 @@ export class LmdbKvBackend implements KvBackend {
         if (group.ended) return;
         group.open = true;
         return new Promise<void>((resolve) => {
-          const timer = setTimeout(() => group.end(), STATE_COMMIT_WINDOW_MS);
+          const timer = setTimeout(() => group.end(), this.commitWindowMs);
           group.end = () => {
             clearTimeout(timer);
             group.open = false;

@@ -28,8 +28,10 @@ import { assert } from '../util/assert.ts';
 import type { KvBackend, KvRestoreTarget } from './kv-backend.ts';
 import type { KvLimits } from './kv-limits.ts';
 import { KvStateMachineCore, type KvStorage } from './kv-state-machine-core.ts';
-import { LmdbKvBackend } from './lmdb-kv-backend.ts';
+import { LmdbKvBackend, type LmdbKvBackendOptions } from './lmdb-kv-backend.ts';
 import { claimDirectory, type DirectoryClaim, writeFileAtomic } from './lmdb-env.ts';
+
+type StorageFlags = LmdbKvBackendOptions & { readonly asyncCommits: boolean; readonly lazyMetaSync: boolean };
 
 const CURRENT = 'CURRENT';
 const STATE_DIR = /^state-(\d+)$/;
@@ -44,6 +46,8 @@ export interface LmdbKvOptions {
   readonly asyncCommits?: boolean;
   /** Commits without their meta-page flush; see the top of this file and lmdb-env.ts. */
   readonly lazyMetaSync?: boolean;
+  /** With asyncCommits: how long apply batches share one commit (default STATE_COMMIT_WINDOW_MS). */
+  readonly commitWindowMs?: number;
 }
 
 export class LmdbKvStateMachine extends KvStateMachineCore {
@@ -54,7 +58,11 @@ export class LmdbKvStateMachine extends KvStateMachineCore {
   /** Opens (creating if needed) the state machine kept in `dir`. */
   static open(dir: string, options: LmdbKvOptions = {}): LmdbKvStateMachine {
     return new LmdbKvStateMachine(
-      LmdbKvStorage.open(dir, { asyncCommits: options.asyncCommits ?? false, lazyMetaSync: options.lazyMetaSync ?? false }),
+      LmdbKvStorage.open(dir, {
+        asyncCommits: options.asyncCommits ?? false,
+        lazyMetaSync: options.lazyMetaSync ?? false,
+        ...(options.commitWindowMs !== undefined && { commitWindowMs: options.commitWindowMs }),
+      }),
       options.limits,
     );
   }
@@ -69,14 +77,14 @@ class LmdbKvStorage implements KvStorage {
     private readonly claim: DirectoryClaim,
     private live: LmdbKvBackend,
     private nextNumber: number,
-    private readonly flags: { readonly asyncCommits: boolean; readonly lazyMetaSync: boolean },
+    private readonly flags: StorageFlags,
   ) {}
 
   get asyncCommits(): boolean {
     return this.flags.asyncCommits;
   }
 
-  static open(dir: string, flags: { readonly asyncCommits: boolean; readonly lazyMetaSync: boolean }): LmdbKvStorage {
+  static open(dir: string, flags: StorageFlags): LmdbKvStorage {
     fs.mkdirSync(dir, { recursive: true });
     const claim = claimDirectory(dir);
     try {
