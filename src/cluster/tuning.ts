@@ -29,8 +29,9 @@ export interface NodeTuning {
   readonly raft?: Partial<Omit<RaftConfig, 'id' | 'voters' | 'applied' | 'electionTick' | 'heartbeatTick' | 'leaseReads'>>;
   /**
    * How long a node's state machine lets apply batches share one LMDB commit (one flush; the
-   * log replays a group a crash loses). Reads and watches see a batch as soon as it has run,
-   * never waiting for its commit. Default STATE_COMMIT_WINDOW_MS.
+   * log replays a group a crash loses). Whatever waits for a batch in an open group (a read
+   * barrier, a watch, a read of a client's own revision) ends it at once, so it never waits out
+   * the window. Default STATE_COMMIT_WINDOW_MS (200 ms).
    */
   readonly stateCommitWindowMs?: number;
   /** State-machine limits; part of the replicated semantics, so the same on every node. */

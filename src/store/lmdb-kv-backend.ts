@@ -17,8 +17,8 @@ import { buf, openBinaryDb, openEnv, syncEnv, type BinaryDb } from './lmdb-env.t
  * How long a grouped apply transaction stays open for further batches by default (see
  * commitAsync and LmdbKvBackendOptions.commitWindowMs), unless commitSoon() ends it first
  * (whenever something waits for a batch in it: a read, a watch, a snapshot install). Each
- * commit of a state machine costs a flush: in bench:kv's 3-node cluster on one disk, one per node per round of
- * the log was a third of all flushes. 10 ms held one round's batch. Longer groups also write
+ * commit of a state machine costs a flush: in bench:kv's 3-node cluster on one disk, one per
+ * node per round of the log was a third of all flushes. 10 ms held one round's batch. Longer groups also write
  * fewer pages per batch (a hot page is written once per group) and so flush for less time while
  * the logs wait on the same disk: w64 (ops/s) 6.6k/8.1k at 50 ms, 8.9k/7.6k at 100, 9.7k/8.6k at
  * 200, 9.5k/8.6k at 300, 8.6k/7.8k at 500 (runs alternated). A crash loses at most one group, which
