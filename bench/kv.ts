@@ -34,7 +34,8 @@
  *
  * ratio64 = w64 / rawLmdbPutsPerSec (medians). Options: --seconds 5, --warmup 2, --rounds 3, --dir <parent> (default os.tmpdir();
  * a fresh subdirectory is made and removed at the end unless --keep), --clients 64,
- * --readers 256, --keys 4096, --mode clients|sessions, --only w1,w64,... (profiling).
+ * --readers 256, --keys 4096, --mode clients|sessions, --only w1,w64,... (profiling),
+ * --state-commit-window-ms (the nodes' stateCommitWindowMs; default theirs).
  * Last line JSON: {"writesPerSec1","writesPerSec64","p99Ms64","linReadsPerSec","localReadsPerSec","rawLmdbPutsPerSec","rawBaseline","ratio64","rounds","ratio64ByRound"}
  * (rawBaseline: which of raw64, batch64, async64 was the fastest; ratio64ByRound: each round's
  * w64 over that round's fastest baseline, to show the spread).
@@ -72,6 +73,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '2' },
     rounds: { type: 'string', default: '3' },
+    'state-commit-window-ms': { type: 'string' },
     dir: { type: 'string' },
     clients: { type: 'string', default: '64' },
     readers: { type: 'string', default: '256' },
@@ -86,6 +88,7 @@ const { values } = parseArgs({
 const seconds = Number(values.seconds);
 const warmup = Number(values.warmup);
 const rounds = Number(values.rounds);
+const stateCommitWindowMs = values['state-commit-window-ms'] === undefined ? undefined : Number(values['state-commit-window-ms']);
 const clients = Number(values.clients);
 const readers = Number(values.readers);
 const keyCount = Number(values.keys);
@@ -155,7 +158,7 @@ interface ClusterBench {
 
 /** A warmed-up 3-node cluster and its workloads: w1, w64, lin, local. */
 async function startCluster(): Promise<ClusterBench> {
-  const cluster = await Cluster.start({ nodes: 3, dir: path.join(root, 'cluster') });
+  const cluster = await Cluster.start({ nodes: 3, dir: path.join(root, 'cluster'), ...(stateCommitWindowMs !== undefined && { stateCommitWindowMs }) });
   try {
     const leader = await cluster.waitForLeader();
     const one = cluster.client({ sessions: 1 });
