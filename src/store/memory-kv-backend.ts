@@ -36,8 +36,7 @@ export class MemoryKvBackend implements KvBackend {
   }
 
   rangeKeys(table: KvTable, start: Uint8Array, end: Uint8Array | null, limit: number): Uint8Array[] {
-    const e = end === null ? null : bytesToBinaryString(end);
-    return this.tables[table].range(bytesToBinaryString(start), e, limit).map(([k]) => binaryStringToBytes(k));
+    return scan(this.tables, table, start, end, limit).map(([k]) => binaryStringToBytes(k));
   }
 
   batch<T>(fn: () => T): T {
@@ -128,9 +127,12 @@ function readGet(tables: Tables, table: KvTable, key: Uint8Array): Uint8Array | 
   return tables[table].get(bytesToBinaryString(key));
 }
 
+/** The stored [key, value] pairs of [start, end), at most `limit`, with keys as the tables hold them. */
+function scan(tables: Tables, table: KvTable, start: Uint8Array, end: Uint8Array | null, limit: number) {
+  return tables[table].range(bytesToBinaryString(start), end === null ? null : bytesToBinaryString(end), limit);
+}
+
 function readRange(tables: Tables, table: KvTable, start: Uint8Array, end: Uint8Array | null, limit: number): KvEntry[] {
-  const s = bytesToBinaryString(start);
-  const e = end === null ? null : bytesToBinaryString(end);
-  return tables[table].range(s, e, limit).map(([k, value]) => ({ key: binaryStringToBytes(k), value: asUint8Array(value) }));
+  return scan(tables, table, start, end, limit).map(([k, value]) => ({ key: binaryStringToBytes(k), value: asUint8Array(value) }));
 }
 
