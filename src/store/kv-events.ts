@@ -10,6 +10,7 @@ import { TesseraError } from '../errors.ts';
 import { ByteReader, ByteWriter } from '../util/byte-codec.ts';
 import { readU32be, readU64be, u64beU32be } from '../util/u64be.ts';
 import type { KvBackend, KvReadView } from './kv-backend.ts';
+import { KvEventQueue } from './kv-event-queue.ts';
 import { MAX_RANGE_LIMIT, type KvLimits } from './kv-limits.ts';
 import { EMPTY_EVENTS, encodeEvents, META_EVENTS, readEvents, type EventsMeta } from './kv-meta.ts';
 import { readRecord, writeRecord, type KvRecord } from './kv-record.ts';
@@ -73,7 +74,11 @@ export class KvEventLog {
 
   clearCache(): void {
     this.cached = false;
+    this.queue.clear();
   }
+
+  /** The revisions appended since the caches were last dropped, for trim(). */
+  private readonly queue = new KvEventQueue();
 
   append(revision: number, type: 'put' | 'delete', key: Uint8Array, record: KvRecord): void {
     if (revision !== this.revision) {
@@ -82,6 +87,7 @@ export class KvEventLog {
     }
     const value = writeRecord(new ByteWriter(key.length + record.value.length + 16).u8(type === 'put' ? TYPE_PUT : TYPE_DELETE).bytes(key), record);
     value.finishInto((bytes) => this.backend.put('events', eventKey(revision, this.sub++), bytes));
+    this.queue.push(revision);
     this.meta = { ...this.meta, count: this.meta.count + 1 };
     this.dirty = true;
   }
@@ -91,12 +97,39 @@ export class KvEventLog {
    * per batch, it leaves exactly what calling it after every entry would: appends only lengthen
    * the suffix from any revision, so a revision dropped at some entry would also be dropped at
    * the batch's end, and the reverse. One scan per batch instead of two per entry, which in a
-   * node whose history is full was about half the cost of applying a put (bench:apply).
+   * node whose history is full was about half the cost of applying a put (bench:apply); and no
+   * scan at all once the queue knows every stored event (bench:kv w64: 9.5k -> 11.3k ops/s).
    */
   trim(): void {
     const history = this.limits.eventHistory;
-    let { floor, count } = this.meta;
+    const { floor, count } = this.meta;
     if (count <= history) return;
+    if (this.queue.covers(count)) this.trimKnown(floor, count, history);
+    else this.trimScanning(floor, count, history);
+  }
+
+  /**
+   * The trim when the queue knows every stored revision and its event count: the keys to delete
+   * follow from it, with nothing read back (reading them was most of the trim's cost).
+   */
+  private trimKnown(floor: number, count: number, history: number): void {
+    while (count > history) {
+      const revision = this.queue.firstRevision();
+      const n = this.queue.firstCount();
+      for (let sub = 0; sub < n; sub++) {
+        if (!this.backend.delete('events', eventKey(revision, sub))) {
+          throw new TesseraError('CORRUPTION', `event log: event ${revision}.${sub} is missing`);
+        }
+      }
+      this.queue.shift();
+      count -= n;
+      floor = revision + 1;
+    }
+    this.setTrimmed(floor, count);
+  }
+
+  /** The trim when older events than the queue knows are stored (after a restart): reads their keys. */
+  private trimScanning(floor: number, count: number, history: number): void {
     let dropping = -1;
     for (;;) {
       // Everything before this page was deleted, so each scan starts from the first key. It
@@ -107,7 +140,7 @@ export class KvEventLog {
         const revision = revisionOf(key);
         if (revision !== dropping) {
           // A revision goes whole or not at all, decided at its first event.
-          if (count <= history) return this.setTrimmed(floor, count);
+          if (count <= history) return this.setScanned(floor, count);
           dropping = revision;
           floor = revision + 1;
         }
@@ -117,9 +150,14 @@ export class KvEventLog {
       if (page.length < limit) {
         // No events left: only right if the count says so (one revision may outnumber the history).
         if (count !== 0) throw new TesseraError('CORRUPTION', `event log: count says ${count} more events than are stored`);
-        return this.setTrimmed(floor, count);
+        return this.setScanned(floor, count);
       }
     }
+  }
+
+  private setScanned(floor: number, count: number): void {
+    this.queue.dropBelow(floor);
+    this.setTrimmed(floor, count);
   }
 
   private setTrimmed(floor: number, count: number): void {

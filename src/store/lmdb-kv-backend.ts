@@ -162,7 +162,7 @@ export class LmdbKvBackend implements KvBackend {
     let value: T | undefined;
     try {
       // Inside the open write transaction lmdb-js runs a child transaction synchronously.
-      this.env.childTransaction(() => {
+      (process.env.NOCHILD ? (f: () => void) => f() : (f: () => void) => this.env.childTransaction(f))(() => {
         this.inBatch = true;
         try {
           value = fn();

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { prefixEnd } from '../../src/util/bytes.ts';
 import { b, cas, del, delRange, emptyEntries, entriesOf, get, opDel, opPut, put, rec, txn } from './kv-fixtures.ts';
-import { expectCode, storedEventRevisions, type OpenStateMachine } from './sm-harness.ts';
+import { expectCode, meta, storedEventRevisions, type OpenStateMachine } from './sm-harness.ts';
 
 const str = (k: Uint8Array) => Buffer.from(k).toString();
 
@@ -174,6 +174,29 @@ export function describeReadConformance(open: OpenStateMachine): void {
       expect(kept).toEqual([[1, 1], [1, 1, 2], [3, 3, 3], [4], [4, 5, 5], [5, 5, 6]]);
       expect(storedEventRevisions(whole)).toEqual([5, 5, 6]);
       expect(whole.snapshot()).toEqual(single.snapshot());
+    });
+
+    it('trims a restored history it did not write (read back) exactly as the writer trims its own', () => {
+      const limits = { sessionIdleEntries: 1000, maxSessions: 10, eventHistory: 4 };
+      const writer = open(limits).sm;
+      writer.apply(entriesOf(1, 1, [put('a', '1'), txn([], [opPut('b', '1'), opPut('c', '1')]), put('d', '1'), put('e', '1')]));
+      expect(storedEventRevisions(writer)).toEqual([2, 2, 3, 4]);
+      // The restored copy knows none of these events' keys: its first trims read them back.
+      const restored = open(limits).sm;
+      restored.restore(meta(4, 1), writer.snapshot());
+      const later = entriesOf(5, 1, [put('f', '1'), txn([], [opPut('g', '1'), opPut('h', '1'), opPut('i', '1')]), put('j', '1'), put('k', '1'), put('l', '1')]);
+      const kept: number[][] = [];
+      for (const e of later) {
+        writer.apply([e]);
+        restored.apply([e]);
+        kept.push(storedEventRevisions(restored));
+        expect(storedEventRevisions(writer)).toEqual(kept[kept.length - 1]);
+      }
+      // The first two trims read the old keys back; from the third on, the queue knows them all.
+      expect(kept).toEqual([[3, 4, 5], [5, 6, 6, 6], [6, 6, 6, 7], [7, 8], [7, 8, 9]]);
+      expect(restored.snapshot()).toEqual(writer.snapshot());
+      expectCode(() => restored.events(6, 10), 'COMPACTED');
+      expect(restored.events(7, 10).map((e) => str(e.key))).toEqual(['j', 'k', 'l']);
     });
 
     it('rejects bad arguments', () => {
