@@ -49,32 +49,15 @@ export class Lifetime {
       return Promise.reject(this.error);
     }
     return new Promise<T>((resolve, reject) => {
-      let timer: NodeJS.Timeout | null = null;
-      const done = () => {
-        if (timer) clearTimeout(timer);
-        this.onClose.delete(cancel);
-      };
-      const cancel = (e: TesseraError) => {
-        done();
-        reject(e);
-      };
-      this.onClose.add(cancel);
-      if (timeoutMs !== null) {
-        timer = setTimeout(
-          () => {
-            done();
-            reject(onTimeout ? onTimeout() : new TesseraError('TIMEOUT', `no answer within ${timeoutMs} ms`));
-          },
-          Math.max(0, timeoutMs),
-        );
-      }
+      const race = new PendingRace(this.onClose, reject);
+      if (timeoutMs !== null) race.timeAfter(timeoutMs, onTimeout);
       p.then(
         (v) => {
-          done();
+          race.done();
           resolve(v);
         },
         (e: unknown) => {
-          done();
+          race.done();
           reject(e);
         },
       );
@@ -90,6 +73,43 @@ export class Lifetime {
 }
 
 const WOKE = new Error('woke');
+
+/**
+ * One race's close hook and timer. A class rather than local closures: every op races, and the
+ * TypeScript loader (tsx, esbuild keepNames) names each local arrow function it creates with an
+ * Object.defineProperty call, which cost 1% of bench:kv's event loop here alone.
+ */
+class PendingRace {
+  private timer: NodeJS.Timeout | null = null;
+  private readonly cancel: (e: Error) => void;
+
+  constructor(
+    private readonly hooks: Set<(error: TesseraError) => void>,
+    reject: (e: unknown) => void,
+  ) {
+    this.cancel = (e) => {
+      this.done();
+      reject(e);
+    };
+    hooks.add(this.cancel);
+  }
+
+  timeAfter(ms: number, onTimeout: (() => Error) | undefined): void {
+    this.timer = setTimeout(
+      () => {
+        this.done();
+        this.cancel(onTimeout ? onTimeout() : new TesseraError('TIMEOUT', `no answer within ${ms} ms`));
+      },
+      Math.max(0, ms),
+    );
+  }
+
+  done(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.hooks.delete(this.cancel);
+  }
+}
 
 export function now(): number {
   return performance.now();

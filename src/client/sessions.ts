@@ -75,12 +75,19 @@ export class SessionPool {
     }
   }
 
-  /** A free session, waiting up to timeoutMs for one (TIMEOUT: nothing was proposed). */
-  async acquire(life: Lifetime, timeoutMs: number): Promise<Session> {
-    life.check();
+  /** A session free now, or null if all are lent out. */
+  tryAcquire(): Session | null {
     const free = this.idle.pop();
     if (free) return free;
     if (this.created < this.size) return new Session(`${this.clientId}.${++this.created}`);
+    return null;
+  }
+
+  /** A free session, waiting up to timeoutMs for one (TIMEOUT: nothing was proposed). */
+  async acquire(life: Lifetime, timeoutMs: number): Promise<Session> {
+    life.check();
+    const free = this.tryAcquire();
+    if (free) return free;
     let waiter!: Waiter;
     const turn = new Promise<Session>((resolve) => {
       waiter = { resolve, done: false };

@@ -55,8 +55,19 @@ export type WriteOutcome = Exclude<KvResult, { reason: 'session_stale' } | { rea
 
 export async function write(ctx: WriterContext, cmd: KvCommand, what: string, timeoutMs: number): Promise<WriteOutcome> {
   const deadline = now() + timeoutMs;
-  encodeCommand(cmd); // validates before waiting for a session, so bad input fails at once
-  const session = await ctx.sessions.acquire(ctx.life, timeoutMs);
+  ctx.life.check();
+  const free = ctx.sessions.tryAcquire();
+  // Bad input fails at once: before waiting for a session or for it to open. A session that is
+  // free and open validates the command as it encodes it (session.encode), which is most writes.
+  if (free === null || !free.opened) {
+    try {
+      encodeCommand(cmd);
+    } catch (e) {
+      if (free !== null) ctx.sessions.release(free);
+      throw e;
+    }
+  }
+  const session = free ?? (await ctx.sessions.acquire(ctx.life, timeoutMs));
   try {
     return await run(ctx, session, cmd, what, deadline);
   } finally {
@@ -66,43 +77,58 @@ export async function write(ctx: WriterContext, cmd: KvCommand, what: string, ti
 
 async function run(ctx: WriterContext, session: Session, cmd: KvCommand, what: string, deadline: number): Promise<WriteOutcome> {
   if (!session.opened) await ctx.beforeOpen(deadline);
-  let data = session.encode(cmd, ctx.observed());
-  /** One flag per attempt: may it still be, or have been, applied? */
-  const attempts: { maybe: boolean }[] = [];
-  const maybeApplied = () => attempts.some((a) => a.maybe);
-
-  const propose = async (ep: { propose(d: Uint8Array): Promise<unknown> }): Promise<KvResult> => {
-    const attempt = { maybe: true };
-    attempts.push(attempt);
-    // Kept up to date even after the router stops waiting for this attempt (attempt timeout).
-    const pending = ep.propose(data);
-    pending.catch((e: unknown) => {
-      if (certainlyNotApplied(e)) attempt.maybe = false;
-    });
-    const res = (await pending) as KvResult | null;
-    if (res === null) throw new TesseraError('INVARIANT', `${what}: a command entry applied without a result`);
-    if (!res.ok && res.reason === 'session_expired') attempt.maybe = false;
-    return res;
-  };
-
+  const attempts = new Attempts(session.encode(cmd, ctx.observed()), what);
   const result = await ctx.router.run<WriteOutcome>({ target: 'leader', deadline, what, timeoutNote: '; its outcome is unknown' }, async (ep) => {
     for (let reopens = 0; ; reopens++) {
-      const res = await propose(ep);
+      const res = await attempts.propose(ep);
       if (res.ok || (res.reason !== 'session_stale' && res.reason !== 'session_expired')) return res;
       if (res.reason === 'session_stale') {
         throw new TesseraError('SESSION_STALE', `${what}: session ${session.client} answered stale for its own pending command`);
       }
       // session_expired
       session.reopen(res.horizon, ctx.observed());
-      if (maybeApplied()) {
+      if (attempts.maybeApplied()) {
         throw new TesseraError('SESSION_EXPIRED', `${what}: the session expired while the write was retried; its outcome is unknown`);
       }
       if (reopens >= MAX_REOPENS) {
         throw new TesseraError('SESSION_EXPIRED', `${what}: sessions expire faster than a new one opens; the write was not applied`);
       }
-      data = session.encode(cmd, ctx.observed());
+      attempts.data = session.encode(cmd, ctx.observed());
     }
   });
   if (result.ok) ctx.observe(result.revision);
   return result;
+}
+
+/**
+ * The attempts of one write, one flag each: may it still be, or have been, applied? (A class, not
+ * closures in run(): see PendingRace in lifetime.ts.)
+ */
+class Attempts {
+  private readonly flags: { maybe: boolean }[] = [];
+
+  constructor(
+    /** The encoded command every attempt proposes (changes when the session reopens). */
+    public data: Uint8Array,
+    private readonly what: string,
+  ) {}
+
+  maybeApplied(): boolean {
+    for (const a of this.flags) if (a.maybe) return true;
+    return false;
+  }
+
+  async propose(ep: { propose(d: Uint8Array): Promise<unknown> }): Promise<KvResult> {
+    const attempt = { maybe: true };
+    this.flags.push(attempt);
+    // Kept up to date even after the router stops waiting for this attempt (attempt timeout).
+    const pending = ep.propose(this.data);
+    pending.catch((e: unknown) => {
+      if (certainlyNotApplied(e)) attempt.maybe = false;
+    });
+    const res = (await pending) as KvResult | null;
+    if (res === null) throw new TesseraError('INVARIANT', `${this.what}: a command entry applied without a result`);
+    if (!res.ok && res.reason === 'session_expired') attempt.maybe = false;
+    return res;
+  }
 }
