@@ -1,68 +1,59 @@
 /**
- * The newest revisions of the event log and how many events each holds, oldest first: what the
- * trim deletes, known without reading the keys back from the backend. It only ever holds a
- * suffix of the stored log (it starts empty whenever the event log's caches are dropped), so the
- * trim asks `covers(count)` before trusting it. Two plain number arrays with a moving head:
- * pushes and pops are O(1), and the dead prefix is dropped once it outgrows the live part.
+ * A FIFO of number pairs, for the event log's in-memory index: (revision, events in it) of every
+ * kept revision, and (revision, sub) of the last event of every stored block. Two plain number
+ * arrays with a moving head: pushes and shifts are O(1), and the dead prefix is dropped once it
+ * outgrows the live part.
  */
 import { assert } from '../util/assert.ts';
 
-export class KvEventQueue {
-  private revisions: number[] = [];
-  private counts: number[] = [];
+export class PairQueue {
+  private as: number[] = [];
+  private bs: number[] = [];
   private head = 0;
-  /** Events in the queue, over all its revisions. */
-  private total = 0;
 
-  /** One more event at `revision`, which is the newest revision or a newer one. */
-  push(revision: number): void {
-    const last = this.revisions.length - 1;
-    if (last >= this.head && this.revisions[last] === revision) this.counts[last]!++;
-    else {
-      assert(last < this.head || revision > this.revisions[last]!, () => `event queue: revision ${revision} after ${this.revisions[last]}`);
-      this.revisions.push(revision);
-      this.counts.push(1);
-    }
-    this.total++;
+  get length(): number {
+    return this.as.length - this.head;
   }
 
-  /** True if the queue holds every one of the `count` events stored. */
-  covers(count: number): boolean {
-    assert(this.total <= count, () => `event queue: holds ${this.total} events, the log ${count}`);
-    return this.total === count;
+  push(a: number, b: number): void {
+    this.as.push(a);
+    this.bs.push(b);
   }
 
-  /** The oldest revision, or -1 when empty. */
-  firstRevision(): number {
-    return this.head < this.revisions.length ? this.revisions[this.head]! : -1;
+  firstA(): number {
+    assert(this.length > 0, 'pair queue: empty');
+    return this.as[this.head]!;
   }
 
-  /** How many events the oldest revision holds (0 when empty). */
-  firstCount(): number {
-    return this.head < this.revisions.length ? this.counts[this.head]! : 0;
+  firstB(): number {
+    assert(this.length > 0, 'pair queue: empty');
+    return this.bs[this.head]!;
   }
 
-  /** Drops the oldest revision. */
+  lastA(): number {
+    assert(this.length > 0, 'pair queue: empty');
+    return this.as[this.as.length - 1]!;
+  }
+
+  /** Adds `n` to the last pair's b. */
+  addToLastB(n: number): void {
+    assert(this.length > 0, 'pair queue: empty');
+    this.bs[this.bs.length - 1]! += n;
+  }
+
   shift(): void {
-    assert(this.head < this.revisions.length, 'event queue: shift of an empty queue');
-    this.total -= this.counts[this.head]!;
+    assert(this.length > 0, 'pair queue: shift of an empty queue');
     this.head++;
-    if (this.head > 1024 && this.head * 2 > this.revisions.length) {
-      this.revisions = this.revisions.slice(this.head);
-      this.counts = this.counts.slice(this.head);
+    if (this.head > 1024 && this.head * 2 > this.as.length) {
+      this.as = this.as.slice(this.head);
+      this.bs = this.bs.slice(this.head);
       this.head = 0;
     }
   }
 
-  /** Drops every revision below `floor` (the trim deleted them by scanning). */
-  dropBelow(floor: number): void {
-    while (this.head < this.revisions.length && this.revisions[this.head]! < floor) this.shift();
-  }
-
   clear(): void {
-    this.revisions = [];
-    this.counts = [];
+    this.as = [];
+    this.bs = [];
     this.head = 0;
-    this.total = 0;
   }
 }

@@ -1,43 +1,38 @@
 import { describe, expect, it } from 'vitest';
-import { KvEventQueue } from '../../src/store/kv-event-queue.ts';
+import { PairQueue } from '../../src/store/kv-event-queue.ts';
 
-describe('KvEventQueue', () => {
-  it('counts events per revision, oldest first', () => {
-    const q = new KvEventQueue();
-    expect(q.firstRevision()).toBe(-1);
-    expect(q.covers(0)).toBe(true);
-    for (const r of [3, 3, 5, 9, 9, 9]) q.push(r);
-    expect(q.covers(6)).toBe(true);
-    expect(q.covers(7)).toBe(false);
-    expect([q.firstRevision(), q.firstCount()]).toEqual([3, 2]);
+describe('PairQueue', () => {
+  it('keeps pairs in order, adds to the last one, and shifts from the front', () => {
+    const q = new PairQueue();
+    expect(q.length).toBe(0);
+    q.push(3, 1);
+    q.addToLastB(1);
+    q.push(5, 1);
+    expect(q.length).toBe(2);
+    expect([q.firstA(), q.firstB(), q.lastA()]).toEqual([3, 2, 5]);
     q.shift();
-    expect([q.firstRevision(), q.firstCount()]).toEqual([5, 1]);
-    q.dropBelow(9);
-    expect([q.firstRevision(), q.firstCount()]).toEqual([9, 3]);
-    expect(q.covers(3)).toBe(true);
+    expect([q.firstA(), q.firstB(), q.length]).toEqual([5, 1, 1]);
     q.clear();
-    expect(q.firstRevision()).toBe(-1);
+    expect(q.length).toBe(0);
   });
 
-  it('refuses an older revision, a queue longer than the log, and a shift of nothing', () => {
-    const q = new KvEventQueue();
-    q.push(4);
-    expect(() => q.push(3)).toThrow(/revision 3 after 4/);
-    expect(() => q.covers(0)).toThrow(/holds 1 events/);
-    q.shift();
+  it('refuses to read or shift an empty queue', () => {
+    const q = new PairQueue();
+    expect(() => q.firstA()).toThrow(/empty/);
+    expect(() => q.lastA()).toThrow(/empty/);
+    expect(() => q.addToLastB(1)).toThrow(/empty/);
     expect(() => q.shift()).toThrow(/empty/);
   });
 
   it('stays in order across the compaction of its dead prefix', () => {
-    const q = new KvEventQueue();
-    for (let r = 1; r <= 5000; r++) q.push(r);
-    for (let r = 1; r <= 3000; r++) {
-      expect(q.firstRevision()).toBe(r);
+    const q = new PairQueue();
+    for (let i = 1; i <= 5000; i++) q.push(i, -i);
+    for (let i = 1; i <= 3000; i++) {
+      expect([q.firstA(), q.firstB()]).toEqual([i, -i]);
       q.shift();
     }
-    expect(q.covers(2000)).toBe(true);
-    q.push(5001);
-    expect(q.covers(2001)).toBe(true);
-    expect(q.firstRevision()).toBe(3001);
+    q.push(5001, -5001);
+    expect(q.length).toBe(2001);
+    expect([q.firstA(), q.lastA()]).toEqual([3001, 5001]);
   });
 });

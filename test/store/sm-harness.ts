@@ -4,7 +4,11 @@ import { isTesseraError, type TesseraErrorCode } from '../../src/errors.ts';
 import { KvImageParser } from '../../src/store/kv-image-parser.ts';
 import type { KvLimits } from '../../src/store/kv-limits.ts';
 import type { KvStateMachine, SnapshotReader } from '../../src/store/kv-state-machine.ts';
-import { concatBytes } from '../../src/util/bytes.ts';
+import type { KvEntry, KvReadView } from '../../src/store/kv-backend.ts';
+import { readEventLog } from '../../src/store/kv-events.ts';
+import { MAX_RANGE_LIMIT } from '../../src/store/kv-limits.ts';
+import { readEvents } from '../../src/store/kv-meta.ts';
+import { bytesEqual, compareBytes, concatBytes } from '../../src/util/bytes.ts';
 
 export interface StateMachineHarness {
   readonly sm: KvStateMachine;
@@ -67,15 +71,28 @@ export function keptEvents(sm: KvStateMachine): { from: number; events: unknown[
 }
 
 /**
- * Revisions of every event row the state holds, read from its snapshot image: unlike events(),
- * this also sees rows below the history's floor, which a trim must never leave behind.
+ * Revisions of every event the state holds at or past its history's floor, read from its
+ * snapshot image; throws if it still stores a closed block of trimmed events only, which a trim
+ * must never leave behind.
  */
 export function storedEventRevisions(sm: KvStateMachine): number[] {
-  const out: number[] = [];
+  const rows: Record<'meta' | 'events', KvEntry[]> = { meta: [], events: [] };
   const parser = new KvImageParser((records) => {
-    for (const r of records) if (r.table === 'events') out.push(Number(Buffer.from(r.key).readBigUInt64BE(0)));
+    for (const r of records) if (r.table === 'meta' || r.table === 'events') rows[r.table].push({ key: r.key, value: r.value });
   });
   parser.push(sm.snapshot());
   parser.end();
-  return out;
+  rows.events.sort((a, b) => compareBytes(a.key, b.key));
+  const view: KvReadView = {
+    get: (table, key) => (table === 'meta' ? rows.meta.find((r) => bytesEqual(r.key, key))?.value : undefined),
+    range: (table, start, end, limit) =>
+      table === 'events' ? rows.events.filter((r) => compareBytes(r.key, start) >= 0 && (end === null || compareBytes(r.key, end) < 0)).slice(0, limit) : [],
+  };
+  const { floor } = readEvents(view);
+  // The last block is the open one, kept even when all its events are trimmed.
+  for (const r of rows.events.slice(0, -1)) {
+    const last = Number(Buffer.from(r.key).readBigUInt64BE(0));
+    if (last < floor) throw new Error(`an event block ending at revision ${last} is kept below the floor ${floor}`);
+  }
+  return readEventLog(view, floor, MAX_RANGE_LIMIT).map((e) => e.revision);
 }

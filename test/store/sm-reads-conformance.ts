@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { prefixEnd } from '../../src/util/bytes.ts';
 import { b, cas, del, delRange, emptyEntries, entriesOf, get, opDel, opPut, put, rec, txn } from './kv-fixtures.ts';
-import { expectCode, meta, storedEventRevisions, type OpenStateMachine } from './sm-harness.ts';
+import { expectCode, keptEvents, meta, storedEventRevisions, type OpenStateMachine } from './sm-harness.ts';
 
 const str = (k: Uint8Array) => Buffer.from(k).toString();
 
@@ -150,6 +150,12 @@ export function describeReadConformance(open: OpenStateMachine): void {
       expectCode(() => sm.events(4, 10), 'COMPACTED');
       expect(sm.events(5, 10)).toEqual([]);
       expect(storedEventRevisions(sm)).toEqual([]);
+      // Its state, with no event kept, restores, and goes on from there.
+      const copy = open({ sessionIdleEntries: 1000, maxSessions: 10, eventHistory: 2 }).sm;
+      copy.restore(meta(4, 1), sm.snapshot());
+      for (const s of [sm, copy]) s.apply(entriesOf(5, 1, [put('d', '1')]));
+      expect(copy.snapshot()).toEqual(sm.snapshot());
+      expect(copy.events(5, 10).map((e) => str(e.key))).toEqual(['d']);
     });
 
     it('trims at the end of a batch exactly what trimming after each entry leaves', () => {
@@ -197,6 +203,47 @@ export function describeReadConformance(open: OpenStateMachine): void {
       expect(restored.snapshot()).toEqual(writer.snapshot());
       expectCode(() => restored.events(6, 10), 'COMPACTED');
       expect(restored.events(7, 10).map((e) => str(e.key))).toEqual(['j', 'k', 'l']);
+    });
+
+    it('packs events into blocks that end where the events say: any batching and any restore leave the same rows', () => {
+      // Values of 1..700 bytes: several events a block, some a block of two, revisions across blocks.
+      const limits = { sessionIdleEntries: 1000, maxSessions: 10, eventHistory: 9 };
+      const v = (i: number) => 'x'.repeat((i * 373) % 700 || 1);
+      const cmds = Array.from({ length: 60 }, (_, i) => {
+        if (i % 13 === 5) return txn([], [opPut(`t${i}a`, v(i)), opPut(`t${i}b`, v(i + 1)), opPut(`t${i}c`, v(i + 2))]);
+        if (i % 17 === 9) return delRange('k', 'l');
+        return put(`k${i % 11}`, v(i));
+      });
+      const all = entriesOf(1, 1, cmds);
+      const single = open(limits).sm;
+      const events: string[][] = [];
+      for (const e of all) {
+        single.apply([e]);
+        events.push(keptEvents(single).events.map((x) => `${(x as { revision: number }).revision}.${(x as { sub: number }).sub}`));
+      }
+      const whole = open(limits).sm;
+      whole.apply(all);
+      const chunked = open(limits).sm;
+      for (let i = 0; i < all.length; i += 7) chunked.apply(all.slice(i, i + 7));
+      // A copy restored halfway rebuilds its index from the rows it got.
+      const restored = open(limits).sm;
+      const half = open(limits).sm;
+      half.apply(all.slice(0, 31));
+      restored.restore(meta(31, 1), half.snapshot());
+      for (let i = 31; i < all.length; i += 5) restored.apply(all.slice(i, i + 5));
+      for (const sm of [whole, chunked, restored]) {
+        expect(sm.snapshot()).toEqual(single.snapshot());
+        expect(storedEventRevisions(sm)).toEqual(storedEventRevisions(single));
+      }
+      // At most 9 events kept at every step, whole revisions only, and read back from any position.
+      expect(events.every((e) => e.length <= 9)).toBe(true);
+      const kept = keptEvents(whole).events as { revision: number; sub: number }[];
+      expect(kept.map((e) => `${e.revision}.${e.sub}`)).toEqual(events[events.length - 1]);
+      for (let i = 0; i < kept.length; i++) {
+        const at = kept[i]!;
+        expect(whole.events(at.revision, 100, at.sub)).toEqual(kept.slice(i));
+        expect(whole.events(at.revision, 2, at.sub)).toEqual(kept.slice(i, i + 2));
+      }
     });
 
     it('rejects bad arguments', () => {
