@@ -42,8 +42,10 @@ interface CommitGroup {
   readonly waiting: (() => void)[];
   /** Completions of the batches that ran in it, called once it committed (or failed). */
   readonly ran: ((error: Error | undefined) => void)[];
-  /** Ends the window: the transaction commits once lmdb-js resumes. */
-  end: () => void;
+  /** Set when a batch threw: the group aborts, and every batch in it fails with this. */
+  failure: Error | undefined;
+  /** Ends the window: the transaction commits (or, given a failure, aborts) once lmdb-js resumes. */
+  end: (failure?: Error) => void;
 }
 
 export class LmdbKvBackend implements KvBackend {
@@ -103,13 +105,19 @@ export class LmdbKvBackend implements KvBackend {
   }
 
   /**
-   * Runs fn as a child transaction of a grouped write transaction: the first batch opens one
-   * (lmdb-js starts it on its writer thread and calls back here), which then stays open for
-   * commitWindowMs, and every batch arriving meanwhile runs at once, nested in it. The
-   * group commits (with its flush) on lmdb-js's writer thread and `done` runs for each batch
-   * then. A throwing fn aborts only its child transaction. Reads meanwhile see what the group
-   * wrote (lmdb-js reads through the open write transaction), as they would once it commits;
-   * a crash loses the group, which the state machine's owner replays from its log.
+   * Runs fn inside a grouped write transaction: the first batch opens one (lmdb-js starts it on
+   * its writer thread and calls back here), which then stays open for commitWindowMs, and every
+   * batch arriving meanwhile runs at once in it. The group commits (with its flush) on lmdb-js's
+   * writer thread and `done` runs for each batch then. Reads meanwhile see what the group wrote
+   * (lmdb-js reads through the open write transaction), as they would once it commits; a crash
+   * loses the group, which the state machine's owner replays from its log.
+   *
+   * A throwing fn fails its whole group: the group's transaction (an lmdb-js child transaction,
+   * so that it can abort) is rolled back, every batch in it gets the error, and later batches
+   * go to a new group on the state from before it. A batch of its own (a child transaction per
+   * batch) would let the others commit, but LMDB copies into a child every page it touches that
+   * its parent already holds: in bench:apply that was a quarter of applying a put. An apply that
+   * throws stops its node anyway (RaftNode.fail), which replays the log when it starts again.
    */
   private commitAsync<T>(fn: () => T, done: (error: Error | undefined, value: T | undefined) => void): void {
     assert(this.closing === null, 'lmdb kv: backend is closed');
@@ -123,9 +131,11 @@ export class LmdbKvBackend implements KvBackend {
     const group: CommitGroup = {
       open: false,
       ended: false,
+      failure: undefined,
       waiting: [],
       ran: [],
-      end: () => {
+      end: (failure) => {
+        group.failure ??= failure;
         group.ended = true;
         if (this.group === group) this.group = null;
       },
@@ -134,24 +144,32 @@ export class LmdbKvBackend implements KvBackend {
     const settle = (error: Error | undefined): void => {
       for (const f of group.ran.splice(0)) f(error);
     };
-    this.env
-      .transaction(() => {
+    // transactionAsync(cb, true): a child of lmdb-js's own transaction, aborted if cb fails
+    // (a top-level callback that fails is only reported: what it wrote would still commit).
+    const env = this.env as unknown as { transactionAsync(cb: () => unknown, asChild: boolean): Promise<unknown> };
+    env
+      .transactionAsync(() => {
         for (const run of group.waiting.splice(0)) run();
-        if (group.ended) return;
+        if (group.ended) {
+          if (group.failure) throw group.failure;
+          return;
+        }
         group.open = true;
-        return new Promise<void>((resolve) => {
+        return new Promise<void>((resolve, reject) => {
           const timer = setTimeout(() => group.end(), this.commitWindowMs);
-          group.end = () => {
+          group.end = (failure) => {
+            group.failure ??= failure;
             clearTimeout(timer);
             group.open = false;
             group.ended = true;
             if (this.group === group) this.group = null;
-            resolve();
+            if (group.failure) reject(group.failure);
+            else resolve();
           };
         });
-      })
+      }, true)
       .then(
-        () => settle(undefined),
+        () => settle(group.failure),
         (e: unknown) => settle(e instanceof Error ? e : new Error(String(e))),
       );
     return group;
@@ -159,19 +177,21 @@ export class LmdbKvBackend implements KvBackend {
 
   private runInGroup<T>(group: CommitGroup, fn: () => T, done: (error: Error | undefined, value: T | undefined) => void): void {
     assert(!this.inBatch, 'lmdb kv: batches do not nest');
-    let value: T | undefined;
+    if (group.failure) {
+      group.ran.push((error) => done(error ?? group.failure, undefined));
+      return;
+    }
+    let value: T;
+    this.inBatch = true;
     try {
-      // Inside the open write transaction lmdb-js runs a child transaction synchronously.
-      (process.env.NOCHILD ? (f: () => void) => f() : (f: () => void) => this.env.childTransaction(f))(() => {
-        this.inBatch = true;
-        try {
-          value = fn();
-        } finally {
-          this.inBatch = false;
-        }
-      });
+      value = fn();
     } catch (e) {
-      return done(e instanceof Error ? e : new Error(String(e)), undefined);
+      const error = e instanceof Error ? e : new Error(String(e));
+      group.ran.push(() => done(error, undefined));
+      group.end(error);
+      return;
+    } finally {
+      this.inBatch = false;
     }
     group.ran.push((error) => (error ? done(error, undefined) : done(undefined, value)));
   }

@@ -60,19 +60,51 @@ describe('LmdbKvBackend grouped commits', () => {
     expect(again.get(b('k'))?.value).toEqual(b('v'));
   });
 
-  it('lets a throwing batch abort alone: the group commits the others', async () => {
+  it('fails the whole group of a throwing batch: none of its batches is applied, later ones go on from before it', async () => {
     const sm = open(tempDir('tessera-group-'));
-    const good = applyAsync(sm, entriesOf(1, 1, [put('a', '1')]));
-    await good.results;
-    const [bad] = entriesOf(2, 1, [put('x', 'y')]);
+    const committed = applyAsync(sm, entriesOf(1, 1, [put('a', '1')]));
+    sm.commitSoon();
+    await committed.applied;
+    const good = applyAsync(sm, entriesOf(2, 1, [put('b', '1')]));
+    expect(await good.results).toEqual([{ ok: true, revision: 2, prev: null }]);
+    const [bad] = entriesOf(3, 1, [put('x', 'y')]);
     const poisoned = applyAsync(sm, [{ ...bad!, data: Uint8Array.of(0xee, 1, 2) }]);
     await expect(poisoned.applied).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-    const next = applyAsync(sm, entriesOf(2, 1, [put('b', '2')]));
-    expect(await next.results).toEqual([{ ok: true, revision: 2, prev: null }]);
+    await expect(good.applied).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(sm.appliedIndex()).toBe(1);
+    expect(sm.get(b('b'))).toBeNull();
+    // The group rolled back: its owner applies again from the state before it.
+    const again = applyAsync(sm, entriesOf(2, 1, [put('b', '2')]));
+    expect(await again.results).toEqual([{ ok: true, revision: 2, prev: null }]);
     sm.commitSoon();
-    await Promise.all([good.applied, next.applied]);
+    await again.applied;
     expect(sm.appliedIndex()).toBe(2);
+    expect(sm.get(b('b'))?.value).toEqual(b('2'));
     expect(sm.get(b('x'))).toBeNull();
+  });
+
+  it('fails the batches still waiting for a group whose first batch threw', async () => {
+    const backend = LmdbKvBackend.open(tempDir('tessera-group-'), { asyncCommits: true });
+    const outcomes: string[] = [];
+    const batch = (name: string, fn: () => void) =>
+      new Promise<void>((resolve) =>
+        backend.batchAsync!(fn, (e) => {
+          outcomes.push(`${name}: ${e ? e.message : 'ok'}`);
+          resolve();
+        }),
+      );
+    const ran: string[] = [];
+    // Both queue before lmdb-js starts the group's transaction.
+    const first = batch('first', () => {
+      backend.put('meta', b('k'), b('1'));
+      throw new Error('boom');
+    });
+    const second = batch('second', () => ran.push('second'));
+    await Promise.all([first, second]);
+    expect(outcomes).toEqual(['first: boom', 'second: boom']);
+    expect(ran).toEqual([]);
+    expect(backend.get('meta', b('k'))).toBeUndefined();
+    await backend.close();
   });
 
   it('reads a snapshot image from its own read transaction while a group is open', async () => {
