@@ -71,16 +71,22 @@ export class KvSessions {
     private readonly limits: KvLimits,
   ) {}
 
-  /** The last client id encoded: admit() and record() of one command both need it. */
-  private lastClient: string | null = null;
-  private lastKey: Uint8Array = new Uint8Array(0);
+  /**
+   * Encoded ids of the clients seen (each at most MAX_CLIENT_ID_BYTES, at most twice
+   * maxSessions of them): every command of a session writes its record under that key. The
+   * bytes are only ever passed to the backend, which copies them.
+   */
+  private readonly keys = new Map<string, Uint8Array>();
 
   private keyOf(client: string): Uint8Array {
-    if (client !== this.lastClient) {
-      this.lastKey = utf8(client);
-      this.lastClient = client;
+    let key = this.keys.get(client);
+    if (key === undefined) {
+      // Commands of unknown clients are looked up too: a flood of them must not grow this.
+      if (this.keys.size >= 2 * this.limits.maxSessions) this.keys.clear();
+      key = utf8(client);
+      this.keys.set(client, key);
     }
-    return this.lastKey;
+    return key;
   }
 
   /** The first LRU row: undefined = not read yet, null = no session. */
@@ -106,6 +112,7 @@ export class KvSessions {
     this.cached = false;
     this.firstMemo = undefined;
     this.heads.clear();
+    this.keys.clear();
   }
 
   end(): void {
@@ -216,7 +223,8 @@ export class KvSessions {
   private expire(row: LruRow, state: SessionHead): void {
     this.firstMemo = undefined;
     this.heads.delete(row.client);
-    this.backend.delete('sessions', utf8(row.client));
+    this.backend.delete('sessions', this.keyOf(row.client));
+    this.keys.delete(row.client);
     this.backend.delete('lru', u64be(row.mark));
     this.setMeta({ count: this.meta.count - 1, horizon: Math.max(this.meta.horizon, state.lastIndex) });
   }

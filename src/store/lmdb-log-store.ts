@@ -240,7 +240,7 @@ export class LmdbLogStore implements LogStore {
     if (first !== undefined) this.checkAppend(first, entries);
     if (first === undefined && !hardState) return null;
     // Checksums and copies here, not inside the write transaction.
-    const encoded = entries.map((e) => buf(encodeEntry(e)));
+    const encoded = entries.map(encodedEntry);
     const hs = hardState ? buf(encodeHardState(KEY_HARD_STATE, hardState)) : null;
     const oldLast = this.last;
     const { from: staleFrom, to: staleTo } = this.stale;
@@ -505,4 +505,22 @@ function recoverLog(entriesDb: BinaryDb, snapIndex: number): { last: number; sta
     throw new TesseraError('CORRUPTION', `log: entries ${lo}..${hi} (${count} stored) do not follow the snapshot at ${snapIndex} without gaps`);
   }
   return { last: hi, stale };
+}
+
+/**
+ * Stored records by entry. Replicas in one process (the in-process cluster) save the very same
+ * Entry objects (transports copy a message's entries array, not its entries), so each is encoded
+ * and checksummed once rather than once per replica. Safe because nothing changes an entry once
+ * made and its record is a pure function of it; lmdb-js only reads the bytes. Weak: keeps nothing
+ * alive past its entry.
+ */
+const encodedEntries = new WeakMap<Entry, Buffer>();
+
+function encodedEntry(e: Entry): Buffer {
+  let record = encodedEntries.get(e);
+  if (record === undefined) {
+    record = buf(encodeEntry(e));
+    encodedEntries.set(e, record);
+  }
+  return record;
 }
