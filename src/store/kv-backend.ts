@@ -39,11 +39,6 @@ export interface KvBackend extends KvReadView {
   put(table: KvTable, key: Uint8Array, value: Uint8Array): void;
   /** True if the key was present. */
   delete(table: KvTable, key: Uint8Array): boolean;
-  /**
-   * The keys of range(table, start, end, limit), without their values: what a scan that only
-   * deletes needs (the watch history's trim), and without a copy of every value it passes.
-   */
-  rangeKeys(table: KvTable, start: Uint8Array, end: Uint8Array | null, limit: number): Uint8Array[];
   /** A consistent view of the current state, unaffected by later batches. */
   openView(): KvSnapshotView;
   /**

@@ -87,12 +87,6 @@ export class LmdbKvBackend implements KvBackend {
     return range(this.dbs[table], start, end, limit, undefined);
   }
 
-  rangeKeys(table: KvTable, start: Uint8Array, end: Uint8Array | null, limit: number): Uint8Array[] {
-    const out: Uint8Array[] = [];
-    for (const key of this.dbs[table].getKeys(rangeOptions(start, end, limit, undefined))) out.push(asUint8Array(key as Uint8Array));
-    return out;
-  }
-
   batch<T>(fn: () => T): T {
     assert(!this.inBatch, 'lmdb kv: batches do not nest');
     assert(this.closing === null, 'lmdb kv: backend is closed');

@@ -35,10 +35,6 @@ export class MemoryKvBackend implements KvBackend {
     return readRange(this.tables, table, start, end, limit);
   }
 
-  rangeKeys(table: KvTable, start: Uint8Array, end: Uint8Array | null, limit: number): Uint8Array[] {
-    return scan(this.tables, table, start, end, limit).map(([k]) => binaryStringToBytes(k));
-  }
-
   batch<T>(fn: () => T): T {
     assert(this.undo === null, 'memory kv: batches do not nest');
     this.undo = [];
