@@ -44,9 +44,11 @@ export interface KvBackend extends KvReadView {
   /**
    * Backends that can commit off the event loop: runs `fn` as a batch later (in call order,
    * each batch seeing the ones before it), and calls `done` once it is committed, with fn's
-   * value or the error that aborted it (then none of fn's writes happened).
+   * value or the error that aborted it (then none of fn's writes happened). `beforeCommit`, if
+   * given, runs inside the transaction just before the commit that holds the batch, once per
+   * commit however many of its batches passed the same function: writes that can wait for it.
    */
-  batchAsync?<T>(fn: () => T, done: (error: Error | undefined, value: T | undefined) => void): void;
+  batchAsync?<T>(fn: () => T, done: (error: Error | undefined, value: T | undefined) => void, beforeCommit?: () => void): void;
   /** With batchAsync: commits the batches run so far without waiting for more to join them. */
   commitSoon?(): void;
 }

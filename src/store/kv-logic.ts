@@ -74,7 +74,7 @@ export class KvLogic {
 
   apply(entries: readonly Entry[]): KvApplyResult[] {
     if (entries.length === 0) return [];
-    const { results, applied } = this.backend.batch(() => this.applyInBatch(entries, this.applied));
+    const { results, applied } = this.backend.batch(() => this.applyInBatch(entries, this.applied, false));
     // Only once the batch committed: a rejected batch leaves the applied index where it was.
     this.applied = applied;
     return results;
@@ -100,7 +100,7 @@ export class KvLogic {
       () => {
         // Batches queued earlier have run (and committed, or joined this transaction) by now, so
         // the applied point is read from the state itself rather than from this.applied.
-        const out = this.applyInBatch(entries, readApplied(this.backend));
+        const out = this.applyInBatch(entries, readApplied(this.backend), true);
         queueMicrotask(() => onResults(out.results));
         return out.applied;
       },
@@ -109,10 +109,18 @@ export class KvLogic {
         if (applied!.index > this.applied.index) this.applied = applied!;
         onApplied();
       },
+      this.flushSessions,
     );
   }
 
-  private applyInBatch(entries: readonly Entry[], from: AppliedMeta): { results: KvApplyResult[]; applied: AppliedMeta } {
+  /** Writes the session records held back, once per commit of asynchronous batches (KvSessions.flush). */
+  private readonly flushSessions = (): void => this.sessions.flush();
+
+  /**
+   * One batch; `deferSessions`: its session records wait for the backend to call flushSessions
+   * before the commit that holds it (asynchronous batches, grouped), else they go now.
+   */
+  private applyInBatch(entries: readonly Entry[], from: AppliedMeta, deferSessions: boolean): { results: KvApplyResult[]; applied: AppliedMeta } {
     // The caches describe the state the last batch that ran whole here left, and the backend
     // holds that state only if it is at the point that batch left. Otherwise (a batch threw and
     // was rolled back, or a commit was lost) they are dropped before anything reads them.
@@ -121,6 +129,7 @@ export class KvLogic {
     this.ranTo = null;
     this.eventLog.begin();
     this.sessions.begin();
+    this.sessions.deferWrites = deferSessions;
     let { index, term } = from;
     const out: KvApplyResult[] = [];
     for (const e of entries) {
@@ -132,6 +141,7 @@ export class KvLogic {
     }
     this.eventLog.trim();
     this.eventLog.end();
+    if (!deferSessions) this.sessions.flush();
     this.sessions.end();
     const next = { index, term };
     this.backend.put('meta', META_APPLIED, encodeApplied(next));

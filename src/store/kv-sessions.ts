@@ -98,6 +98,13 @@ export class KvSessions {
    */
   private readonly heads = new Map<string, SessionHead>();
   private cached = false;
+  /**
+   * With deferWrites: session records changed since the last flush(), newest state each (at
+   * most one per session). load() reads them first.
+   */
+  private readonly unwritten = new Map<string, SessionState>();
+  /** Set by the owner: records wait for flush() instead of being written at each command. */
+  deferWrites = false;
 
   /** Starts a batch: meta is read again only after clearCache() (or before the first batch). */
   begin(): void {
@@ -113,6 +120,8 @@ export class KvSessions {
     this.firstMemo = undefined;
     this.heads.clear();
     this.keys.clear();
+    // Only ever dropped with the transaction they were for (a failed group, a restore).
+    this.unwritten.clear();
   }
 
   end(): void {
@@ -162,9 +171,24 @@ export class KvSessions {
   }
 
   private store(client: string, state: SessionState): void {
+    this.heads.set(client, headOf(state));
+    if (this.deferWrites) this.unwritten.set(client, state);
+    else this.write(client, state);
+  }
+
+  private write(client: string, state: SessionState): void {
     const w = writeResultBytes(new ByteWriter(32).uvarint(state.since).uvarint(state.seq).uvarint(state.lastIndex), state.result);
     w.finishInto((bytes) => this.backend.put('sessions', this.keyOf(client), bytes));
-    this.heads.set(client, headOf(state));
+  }
+
+  /**
+   * Writes the session records held back since the last flush (with deferWrites): the backend
+   * calls this inside the transaction, before the commit that holds their batches. A session
+   * that commands at every batch is then written once a commit instead of once a command.
+   */
+  flush(): void {
+    for (const [client, state] of this.unwritten) this.write(client, state);
+    this.unwritten.clear();
   }
 
   private head(client: string): SessionHead | null {
@@ -172,6 +196,8 @@ export class KvSessions {
   }
 
   private load(client: string): SessionState | null {
+    const held = this.unwritten.get(client);
+    if (held !== undefined) return held;
     const raw = this.backend.get('sessions', this.keyOf(client));
     if (raw === undefined) return null;
     const r = new ByteReader(raw, `session ${client}`, 'CORRUPTION');
@@ -223,7 +249,9 @@ export class KvSessions {
   private expire(row: LruRow, state: SessionHead): void {
     this.firstMemo = undefined;
     this.heads.delete(row.client);
-    this.backend.delete('sessions', this.keyOf(row.client));
+    // Not stored yet if it opened since the last flush: then only the held record goes.
+    const stored = this.backend.delete('sessions', this.keyOf(row.client));
+    if (!this.unwritten.delete(row.client) && !stored) throw new TesseraError('CORRUPTION', `sessions: expiring ${row.client}, which has no record`);
     this.keys.delete(row.client);
     this.backend.delete('lru', u64be(row.mark));
     this.setMeta({ count: this.meta.count - 1, horizon: Math.max(this.meta.horizon, state.lastIndex) });

@@ -44,6 +44,8 @@ interface CommitGroup {
   readonly ran: ((error: Error | undefined) => void)[];
   /** Set when a batch threw: the group aborts, and every batch in it fails with this. */
   failure: Error | undefined;
+  /** What its batches asked to run just before it commits (KvBackend.batchAsync). */
+  readonly beforeCommit: Set<() => void>;
   /** Ends the window: the transaction commits (or, given a failure, aborts) once lmdb-js resumes. */
   end: (failure?: Error) => void;
 }
@@ -73,11 +75,11 @@ export class LmdbKvBackend implements KvBackend {
     const env = openEnv(dir, { lazyMetaSync: options.lazyMetaSync ?? false });
     const dbs = Object.fromEntries(KV_TABLES.map((t) => [t, openBinaryDb(env, t)])) as Record<KvTable, BinaryDb>;
     const backend = new LmdbKvBackend(dir, env, dbs, window);
-    if (options.asyncCommits) backend.batchAsync = (fn, done) => backend.commitAsync(fn, done);
+    if (options.asyncCommits) backend.batchAsync = (fn, done, beforeCommit) => backend.commitAsync(fn, done, beforeCommit);
     return backend;
   }
 
-  batchAsync?: <T>(fn: () => T, done: (error: Error | undefined, value: T | undefined) => void) => void;
+  batchAsync?: <T>(fn: () => T, done: (error: Error | undefined, value: T | undefined) => void, beforeCommit?: () => void) => void;
 
   get(table: KvTable, key: Uint8Array): Uint8Array | undefined {
     return get(this.dbs[table], key, undefined, LARGE_VALUE_TABLES.has(table));
@@ -113,10 +115,10 @@ export class LmdbKvBackend implements KvBackend {
    * its parent already holds: in bench:apply that was a quarter of applying a put. An apply that
    * throws stops its node anyway (RaftNode.fail), which replays the log when it starts again.
    */
-  private commitAsync<T>(fn: () => T, done: (error: Error | undefined, value: T | undefined) => void): void {
+  private commitAsync<T>(fn: () => T, done: (error: Error | undefined, value: T | undefined) => void, beforeCommit?: () => void): void {
     assert(this.closing === null, 'lmdb kv: backend is closed');
     const group = this.group ?? this.openGroup();
-    const run = (): void => this.runInGroup(group, fn, done);
+    const run = (): void => this.runInGroup(group, fn, done, beforeCommit);
     if (group.open) run();
     else group.waiting.push(run);
   }
@@ -128,6 +130,7 @@ export class LmdbKvBackend implements KvBackend {
       failure: undefined,
       waiting: [],
       ran: [],
+      beforeCommit: new Set(),
       end: (failure) => {
         group.failure ??= failure;
         group.ended = true;
@@ -145,6 +148,7 @@ export class LmdbKvBackend implements KvBackend {
       .transactionAsync(() => {
         for (const run of group.waiting.splice(0)) run();
         if (group.ended) {
+          this.runBeforeCommit(group);
           if (group.failure) throw group.failure;
           return;
         }
@@ -157,6 +161,7 @@ export class LmdbKvBackend implements KvBackend {
             group.open = false;
             group.ended = true;
             if (this.group === group) this.group = null;
+            this.runBeforeCommit(group);
             if (group.failure) reject(group.failure);
             else resolve();
           };
@@ -169,7 +174,22 @@ export class LmdbKvBackend implements KvBackend {
     return group;
   }
 
-  private runInGroup<T>(group: CommitGroup, fn: () => T, done: (error: Error | undefined, value: T | undefined) => void): void {
+  /** The group's beforeCommit functions, in its transaction; a throw fails the group. */
+  private runBeforeCommit(group: CommitGroup): void {
+    if (group.failure || group.beforeCommit.size === 0) return;
+    assert(!this.inBatch, 'lmdb kv: a group ended inside one of its batches');
+    this.inBatch = true;
+    try {
+      for (const f of group.beforeCommit) f();
+    } catch (e) {
+      group.failure = e instanceof Error ? e : new Error(String(e));
+    } finally {
+      this.inBatch = false;
+      group.beforeCommit.clear();
+    }
+  }
+
+  private runInGroup<T>(group: CommitGroup, fn: () => T, done: (error: Error | undefined, value: T | undefined) => void, beforeCommit?: () => void): void {
     assert(!this.inBatch, 'lmdb kv: batches do not nest');
     if (group.failure) {
       group.ran.push((error) => done(error ?? group.failure, undefined));
@@ -187,6 +207,7 @@ export class LmdbKvBackend implements KvBackend {
     } finally {
       this.inBatch = false;
     }
+    if (beforeCommit) group.beforeCommit.add(beforeCommit);
     group.ran.push((error) => (error ? done(error, undefined) : done(undefined, value)));
   }
 

@@ -29,10 +29,15 @@ class LosingBackend extends MemoryKvBackend {
 
 /** The same, committing through batchAsync (as a node's LMDB state machine does). */
 class LosingAsyncBackend extends LosingBackend {
-  batchAsync = <T>(fn: () => T, done: (error: Error | undefined, value: T | undefined) => void): void => {
+  batchAsync = <T>(fn: () => T, done: (error: Error | undefined, value: T | undefined) => void, beforeCommit?: () => void): void => {
     let value: T | undefined;
     try {
-      value = this.batch(fn);
+      // Every batch is a commit of its own here.
+      value = this.batch(() => {
+        const v = fn();
+        beforeCommit?.();
+        return v;
+      });
     } catch (e) {
       return done(e as Error, undefined);
     }

@@ -107,6 +107,67 @@ describe('LmdbKvBackend grouped commits', () => {
     await backend.close();
   });
 
+  it('runs beforeCommit once per commit, inside the transaction, after every batch of the group', async () => {
+    const backend = LmdbKvBackend.open(tempDir('tessera-group-'), { asyncCommits: true });
+    const calls: string[] = [];
+    const flush = () => {
+      calls.push('flush');
+      backend.put('meta', b('flushed'), b(String(calls.length)));
+    };
+    const batch = (name: string) =>
+      new Promise<void>((resolve, reject) =>
+        backend.batchAsync!(
+          () => calls.push(name),
+          (e) => {
+            calls.push(`done ${name}`);
+            return e ? reject(e) : resolve();
+          },
+          flush,
+        ),
+      );
+    const first = batch('a');
+    const second = batch('b');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(calls).toEqual(['a', 'b']);
+    backend.commitSoon();
+    await Promise.all([first, second]);
+    expect(calls).toEqual(['a', 'b', 'flush', 'done a', 'done b']);
+    expect(backend.get('meta', b('flushed'))).toEqual(b('3'));
+    // A group that fails does not run it.
+    calls.length = 0;
+    const failing = new Promise<Error | undefined>((resolve) =>
+      backend.batchAsync!(
+        () => {
+          throw new Error('boom');
+        },
+        (e) => resolve(e),
+        flush,
+      ),
+    );
+    expect((await failing)?.message).toBe('boom');
+    expect(calls).toEqual([]);
+    await backend.close();
+  });
+
+  it('holds a session record until its group commits, and keeps exactly-once across a reopen', async () => {
+    const dir = tempDir('tessera-group-');
+    const sm = open(dir);
+    const s = (seq: number) => ({ client: 'c', seq });
+    const batches = [1, 2, 3].map((seq) => applyAsync(sm, entriesOf(seq, 1, [put('k', String(seq), s(seq))])));
+    for (const p of batches) await p.results;
+    // Commands of the open group answer from the held record, not from the table.
+    const retry = applyAsync(sm, entriesOf(4, 1, [put('k', 'again', s(3))]));
+    expect(await retry.results).toEqual([{ ok: true, revision: 3, prev: expect.objectContaining({ value: b('2') }) }]);
+    await sm.close();
+    await Promise.all([...batches, retry].map((p) => p.applied));
+    const again = open(dir);
+    const late = applyAsync(again, entriesOf(5, 1, [put('k', 'late', s(3))]));
+    expect(await late.results).toEqual([{ ok: true, revision: 3, prev: expect.objectContaining({ value: b('2') }) }]);
+    again.commitSoon();
+    await late.applied;
+    expect(again.get(b('k'))?.value).toEqual(b('3'));
+  });
+
   it('reads a snapshot image from its own read transaction while a group is open', async () => {
     const sm = open(tempDir('tessera-group-'));
     const first = applyAsync(sm, entriesOf(1, 1, [put('a', '1')]));
