@@ -26,7 +26,7 @@ import { readU32be, readU64be, u64beU32be } from '../util/u64be.ts';
 import type { KvBackend, KvReadView } from './kv-backend.ts';
 import { PairQueue } from './kv-event-queue.ts';
 import { MAX_RANGE_LIMIT, type KvLimits } from './kv-limits.ts';
-import { EMPTY_EVENTS, encodeEvents, META_EVENTS, readEvents, type EventsMeta } from './kv-meta.ts';
+import { EMPTY_EVENTS, encodeEvents, META_EVENTS, readEvents } from './kv-meta.ts';
 import { readRecord, writeRecord, type KvRecord } from './kv-record.ts';
 
 export type KvEvent =
@@ -74,7 +74,8 @@ interface OpenBlock {
 
 /** Appends and trims within apply batches (begin/end bracket each batch). */
 export class KvEventLog {
-  private meta: EventsMeta = EMPTY_EVENTS;
+  /** The events meta row as this batch leaves it (a copy: changed in place at every append). */
+  private meta: { floor: number; count: number } = { ...EMPTY_EVENTS };
   private dirty = false;
   private revision = 0;
   private sub = 0;
@@ -94,7 +95,7 @@ export class KvEventLog {
   /** Starts a batch: the index is rebuilt only after clearCache() (or before the first batch). */
   begin(): void {
     if (!this.cached) {
-      this.meta = readEvents(this.backend);
+      this.meta = { ...readEvents(this.backend) };
       this.rebuildIndex();
       this.cached = true;
     }
@@ -126,7 +127,7 @@ export class KvEventLog {
     w.finishInto((event) => this.pack(event, revision, sub));
     if (this.revisions.length > 0 && this.revisions.lastA() === revision) this.revisions.addToLastB(1);
     else this.revisions.push(revision, 1);
-    this.meta = { ...this.meta, count: this.meta.count + 1 };
+    this.meta.count++;
     this.dirty = true;
   }
 
@@ -190,7 +191,8 @@ export class KvEventLog {
       this.remove(eventKey(this.closed.firstA(), this.closed.firstB()));
       this.closed.shift();
     }
-    this.meta = { floor, count };
+    this.meta.floor = floor;
+    this.meta.count = count;
     this.dirty = true;
   }
 

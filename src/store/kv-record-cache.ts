@@ -20,7 +20,7 @@ export const RECORD_CACHE_MAX_ENTRIES = 16_384;
 export const RECORD_CACHE_MAX_BYTES = 32 * 1024 * 1024;
 
 export class KvRecordCache {
-  /** latin1 key -> record (null: absent). Map order is insertion order: the oldest go first. */
+  /** latin1 key -> record (null: absent). Map order is first-insertion order: the oldest go first. */
   private readonly records = new Map<string, KvRecord | null>();
   /** Cached values per backing buffer, to count each buffer's bytes once. */
   private readonly buffers = new Map<ArrayBufferLike, number>();
@@ -37,12 +37,13 @@ export class KvRecordCache {
   }
 
   set(key: string, record: KvRecord | null): void {
-    this.delete(key);
-    if (record !== null) {
-      // A value whose buffer alone exceeds the budget is not worth keeping.
-      if (record.value.buffer.byteLength > this.maxBytes) return;
-      this.retain(record.value.buffer);
-    }
+    // A value whose buffer alone exceeds the budget is not worth keeping.
+    if (record !== null && record.value.buffer.byteLength > this.maxBytes) return this.delete(key);
+    const old = this.records.get(key);
+    if (old !== undefined && old !== null) this.release(old.value.buffer);
+    if (record !== null) this.retain(record.value.buffer);
+    // An update keeps the key's place: eviction goes by first insertion, which costs a hot key
+    // one read back per maxEntries other keys, and saves a delete and an insert per update.
     this.records.set(key, record);
     this.evict();
   }

@@ -21,11 +21,13 @@ describe('KvRecordCache', () => {
     expect(c.size).toBe(3);
     expect(c.get('a')).toBeUndefined();
     expect(c.get('d')).toBeDefined();
-    // Setting a key again makes it the newest.
+    // Setting a key again keeps its place: the first inserted go first.
     c.set('b', null);
-    c.set('e', null);
-    expect(c.get('c')).toBeUndefined();
     expect(c.get('b')).toBeNull();
+    c.set('e', null);
+    expect(c.get('b')).toBeUndefined();
+    expect([c.get('c'), c.get('d')].every((r) => r !== undefined)).toBe(true);
+    expect(c.size).toBe(3);
   });
 
   it('counts each backing buffer once, however many cached values share it, and frees it with the last', () => {
