@@ -132,7 +132,9 @@ describe('TensorStore', () => {
     const cluster = await startCluster({ dir });
     const store = new TensorStore(cluster.client());
     const w = f32([64], 51);
-    await store.save('m', { w }, { chunkBytes: 64 });
+    const saved = await store.save('m', { w }, { chunkBytes: 64 });
+    // Every replica must hold the chunks before it stops (a follower may still be applying).
+    for (const id of [1, 2, 3]) expect(await cluster.node(id)!.waitApplied(saved.revision - 1, 10_000)).toBeGreaterThanOrEqual(saved.revision);
     // Flip a bit of chunk 2 in every replica's LMDB file, behind the state machine's back.
     const hash = new Uint8Array(createHash('sha256').update(w.data.subarray(128, 192)).digest());
     for (const id of [1, 2, 3]) {
