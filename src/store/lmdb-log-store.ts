@@ -240,7 +240,7 @@ export class LmdbLogStore implements LogStore {
     if (first !== undefined) this.checkAppend(first, entries);
     if (first === undefined && !hardState) return null;
     // Checksums and copies here, not inside the write transaction.
-    const encoded = entries.map(encodedEntry);
+    const rows = entries.map(entryRow);
     const hs = hardState ? buf(encodeHardState(KEY_HARD_STATE, hardState)) : null;
     const oldLast = this.last;
     const { from: staleFrom, to: staleTo } = this.stale;
@@ -249,7 +249,7 @@ export class LmdbLogStore implements LogStore {
     const puts: [BinaryDb, Buffer, Buffer][] = [];
     if (first !== undefined) {
       removes.push(...entryKeys(first.index, oldLast));
-      entries.forEach((e, i) => puts.push([this.entriesDb, buf(entryKey(e.index)), encoded[i]!]));
+      for (const row of rows) puts.push([this.entriesDb, row.key, row.value]);
     }
     if (hs) puts.push([this.metaDb, buf(KEY_HARD_STATE), hs]);
     return {
@@ -508,19 +508,19 @@ function recoverLog(entriesDb: BinaryDb, snapIndex: number): { last: number; sta
 }
 
 /**
- * Stored records by entry. Replicas in one process (the in-process cluster) save the very same
- * Entry objects (transports copy a message's entries array, not its entries), so each is encoded
- * and checksummed once rather than once per replica. Safe because nothing changes an entry once
- * made and its record is a pure function of it; lmdb-js only reads the bytes. Weak: keeps nothing
- * alive past its entry.
+ * Stored rows (key and record) by entry. Replicas in one process (the in-process cluster) save
+ * the very same Entry objects (transports copy a message's entries array, not its entries), so
+ * each is encoded and checksummed once rather than once per replica. Safe because nothing changes
+ * an entry once made and its row is a pure function of it; lmdb-js only reads the bytes (and
+ * copies the key). Weak: keeps nothing alive past its entry.
  */
-const encodedEntries = new WeakMap<Entry, Buffer>();
+const entryRows = new WeakMap<Entry, { readonly key: Buffer; readonly value: Buffer }>();
 
-function encodedEntry(e: Entry): Buffer {
-  let record = encodedEntries.get(e);
-  if (record === undefined) {
-    record = buf(encodeEntry(e));
-    encodedEntries.set(e, record);
+function entryRow(e: Entry): { readonly key: Buffer; readonly value: Buffer } {
+  let row = entryRows.get(e);
+  if (row === undefined) {
+    row = { key: buf(entryKey(e.index)), value: buf(encodeEntry(e)) };
+    entryRows.set(e, row);
   }
-  return record;
+  return row;
 }
