@@ -230,8 +230,9 @@ function validateCommand(cmd: KvCommand): void {
 
 function validateSession(s: KvSession): void {
   if (s.client.length === 0) throw new TesseraError('INVALID_ARGUMENT', 'session client id is empty');
-  // Counted the way utf8() encodes (a lone surrogate as 3 bytes), without encoding.
-  const bytes = Buffer.byteLength(s.client, 'utf8');
+  // Counted the way utf8() encodes (a lone surrogate as 3 bytes), without encoding; no UTF-16
+  // unit takes more than 3 bytes, so a short id (every command carries one) needs no count.
+  const bytes = s.client.length * 3 <= MAX_CLIENT_ID_BYTES ? 0 : Buffer.byteLength(s.client, 'utf8');
   if (bytes > MAX_CLIENT_ID_BYTES) {
     throw new TesseraError('INVALID_ARGUMENT', `session client id is ${bytes} bytes, limit ${MAX_CLIENT_ID_BYTES}`);
   }
