@@ -133,8 +133,9 @@ export class KvLogic {
     let { index, term } = from;
     const out: KvApplyResult[] = [];
     for (const e of entries) {
-      assert(e.index === index + 1, () => `apply: got index ${e.index}, expected ${index + 1}`);
-      assert(e.term >= term, () => `apply: term ${e.term} at ${e.index} is below ${term}`);
+      // Checked before asserting: a message thunk would be a closure allocated per entry.
+      if (e.index !== index + 1) assert(false, `apply: got index ${e.index}, expected ${index + 1}`);
+      if (e.term < term) assert(false, `apply: term ${e.term} at ${e.index} is below ${term}`);
       out.push(this.applyEntry(e));
       index = e.index;
       term = e.term;

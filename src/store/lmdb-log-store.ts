@@ -349,11 +349,13 @@ export class LmdbLogStore implements LogStore {
     assert(first.index > this.snap.index, () => `append at ${first.index} overwrites the snapshot at ${this.snap.index}`);
     assert(first.index <= this.last + 1, () => `append at ${first.index} leaves a gap after ${this.last}`);
     let prevTerm = this.term(first.index - 1);
-    entries.forEach((e, i) => {
-      assert(e.index === first.index + i, () => `append: entries not contiguous at ${e.index}`);
-      assert(e.term >= prevTerm, () => `append: term ${e.term} at ${e.index} is below ${prevTerm} before it`);
+    // Checked before asserting: a message thunk would be a closure allocated per entry.
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      if (e.index !== first.index + i) assert(false, `append: entries not contiguous at ${e.index}`);
+      if (e.term < prevTerm) assert(false, `append: term ${e.term} at ${e.index} is below ${prevTerm} before it`);
       prevTerm = e.term;
-    });
+    }
   }
 
   /** One durable transaction, committed before this returns; the cached view changes only if it committed. */
