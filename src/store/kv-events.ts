@@ -173,10 +173,10 @@ export class KvEventLog {
 
   /**
    * Drops the oldest revisions, each whole, until at most eventHistory events remain, and every
-   * closed block left with no kept event. Called once per batch, it leaves exactly what calling it after
-   * every entry would: appends only lengthen the suffix from any revision, so a revision dropped
-   * at some entry would also be dropped at the batch's end, and the reverse; blocks end where
-   * their events say, whenever they are trimmed.
+   * closed block left with no kept event. Called once per batch, it leaves exactly what calling
+   * it after every entry would: appends only lengthen the suffix from any revision, so a revision
+   * dropped at some entry would also be dropped at the batch's end, and the reverse; blocks end
+   * where their events say, whenever they are trimmed.
    */
   trim(): void {
     const history = this.limits.eventHistory;
