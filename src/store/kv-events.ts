@@ -24,7 +24,7 @@ import { TesseraError } from '../errors.ts';
 import { ByteReader, ByteWriter } from '../util/byte-codec.ts';
 import { readU32be, readU64be, u64beU32be } from '../util/u64be.ts';
 import type { KvBackend, KvReadView } from './kv-backend.ts';
-import { PairQueue } from './kv-event-queue.ts';
+import { PairQueue } from '../util/pair-queue.ts';
 import { MAX_RANGE_LIMIT, type KvLimits } from './kv-limits.ts';
 import { EMPTY_EVENTS, encodeEvents, META_EVENTS, readEvents } from './kv-meta.ts';
 import { readRecord, writeRecord, type KvRecord } from './kv-record.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PairQueue } from '../../src/store/kv-event-queue.ts';
+import { PairQueue } from '../../src/util/pair-queue.ts';
 
 describe('PairQueue', () => {
   it('keeps pairs in order, adds to the last one, and shifts from the front', () => {

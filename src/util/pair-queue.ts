@@ -1,10 +1,10 @@
 /**
- * A FIFO of number pairs, for the event log's in-memory index: (revision, events in it) of every
- * kept revision, and (revision, sub) of the last event of every stored block. Two plain number
- * arrays with a moving head: pushes and shifts are O(1), and the dead prefix is dropped once it
- * outgrows the live part.
+ * A FIFO of number pairs (the event log's index keeps (revision, events in it) of every kept
+ * revision, and (revision, sub) of the last event of every stored block). Two plain number arrays
+ * with a moving head: pushes and shifts are O(1), and the dead prefix is dropped once it outgrows
+ * the live part.
  */
-import { assert } from '../util/assert.ts';
+import { assert } from './assert.ts';
 
 export class PairQueue {
   private as: number[] = [];
