@@ -125,10 +125,15 @@ export class KvEventLog {
     const sub = this.sub++;
     const w = writeRecord(new ByteWriter(key.length + record.value.length + 24).uvarint(revision).uvarint(sub).u8(type === 'put' ? TYPE_PUT : TYPE_DELETE).bytes(key), record);
     w.finishInto((event) => this.pack(event, revision, sub));
-    if (this.revisions.length > 0 && this.revisions.lastA() === revision) this.revisions.addToLastB(1);
-    else this.revisions.push(revision, 1);
+    this.countKept(revision);
     this.meta.count++;
     this.dirty = true;
+  }
+
+  /** One more kept event at `revision`, the newest revision or a newer one. */
+  private countKept(revision: number): void {
+    if (this.revisions.length > 0 && this.revisions.lastA() === revision) this.revisions.addToLastB(1);
+    else this.revisions.push(revision, 1);
   }
 
   /** Adds an encoded event to the open block, first closing it if the event would overfill it. */
@@ -214,8 +219,7 @@ export class KvEventLog {
         const end = events[events.length - 1]!;
         for (const e of events) {
           if (e.revision < floor) continue;
-          if (this.revisions.length > 0 && this.revisions.lastA() === e.revision) this.revisions.addToLastB(1);
-          else this.revisions.push(e.revision, 1);
+          this.countKept(e.revision);
           kept++;
         }
         last = { key, value, lastRevision: end.revision, lastSub: end.sub };
