@@ -31,6 +31,8 @@
  * Also printed: CPU per op (all threads), and LMDB commits and flushes per put, counted from each
  * environment's own transaction id (a durable commit is 2 flushes, a lazyMetaSync state-machine
  * commit 1), next to raw64's flush rate: how close the cluster is to the disk's flush budget.
+ * And where one round of w64 goes on the leader (kv-cycle.ts): its log save, the wait for a
+ * follower's ack, its apply, the clients' turnaround, the Ready loop; 64 puts share each round.
  *
  * ratio64 = w64 / rawLmdbPutsPerSec (medians). Options: --seconds 5, --warmup 2, --rounds 3, --dir <parent> (default os.tmpdir();
  * a fresh subdirectory is made and removed at the end unless --keep), --clients 64,
@@ -63,6 +65,7 @@ import {
   type CommitStats,
   type PhaseResult,
 } from './kv-lib.ts';
+import { instrumentCycles, startCycles, stopCycles, type CycleBreakdown } from './kv-cycle.ts';
 
 const PHASES = ['w1', 'w64', 'lin', 'local', 'raw64', 'batch64', 'async64', 'raw1', 'par3'] as const;
 const BASELINE_PHASES: readonly Phase[] = ['raw64', 'batch64', 'async64'];
@@ -150,6 +153,9 @@ console.log(
 
 // Counts every durable commit of the stores (wrapping their methods; behaviour is unchanged).
 instrumentStores();
+instrumentCycles();
+/** The leader's rounds in the last w64 measurement (see kv-cycle.ts). */
+const w64Cycles: { last: CycleBreakdown | null } = { last: null };
 
 interface ClusterBench {
   run(phase: Phase): Promise<void>;
@@ -202,7 +208,9 @@ async function startCluster(): Promise<ClusterBench> {
         if (!workload || !only.has(phase)) return;
         const lead = cluster.leader();
         const before = snapshotStats();
+        if (phase === 'w64') startCycles();
         const r = await workload();
+        if (phase === 'w64') w64Cycles.last = stopCycles(lead) ?? w64Cycles.last;
         record(phase, r);
         clusterStats.set(phase, { stats: diffStats(before, snapshotStats()), leader: lead, seconds: r.seconds });
         if (cluster.leader() !== lead) console.log(`          warning: leadership moved during ${phase} (${lead} -> ${cluster.leader()})`);
@@ -386,6 +394,16 @@ if (clusterStats.has('w1') || clusterStats.has('w64') || rawCommits) {
         `${(rawCommits.ms / Math.max(1, rawCommits.commits)).toFixed(2)} ms each, blocked ${((rawCommits.ms / 1000 / rawCommits.seconds) * 100).toFixed(0)}%; ` +
         `flushes ${fmtRate((2 * rawCommits.commits) / rawCommits.seconds)}/s`,
     );
+  }
+  if (w64Cycles.last) {
+    const c = w64Cycles.last;
+    const total = c.saveMs + c.followerMs + c.applyMs + c.clientsMs + c.nextSaveMs;
+    const part = (ms: number) => `${ms.toFixed(2)} (${((ms / total) * 100).toFixed(0)}%)`;
+    console.log(
+      `  w64 leader, one round (ms, mean of ${c.cycles}): log save ${part(c.saveMs)}, wait for a follower ${part(c.followerMs)}, apply ${part(c.applyMs)}, ` +
+        `results to clients and their next puts back ${part(c.clientsMs)}, to the next save ${part(c.nextSaveMs)}; ${total.toFixed(2)} per round`,
+    );
+    for (const [id, f] of c.followers) console.log(`  w64 follower n${id}: its save starts ${f.hopMs.toFixed(2)} ms after the leader's and takes ${f.saveMs.toFixed(2)} ms`);
   }
   console.log('  (hs-only: saves of a hard state alone, no entries; ent/commit counts only saves with entries; ms each and blocked: event-loop time inside save(), encoding and issuing it)');
 }
