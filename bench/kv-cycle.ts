@@ -50,8 +50,22 @@ function nodeOf(dir: string): number {
   return m ? Number(m[1]) : 0;
 }
 
-/** Installs the wrappers (once); nothing is recorded until start(). */
+let installed = false;
+
+/** Wrapped methods of the code under test: a rename must break the benchmark, not silence it. */
+function method<T>(owner: object, name: string, what: string): T {
+  const f = (owner as Record<string, unknown>)[name];
+  if (typeof f !== 'function') throw new Error(`kv-cycle: ${what}.${name} is not a method any more; update bench/kv-cycle.ts`);
+  return f as T;
+}
+
+/** Installs the wrappers (once); nothing is recorded until startCycles(). */
 export function instrumentCycles(): void {
+  if (installed) return;
+  installed = true;
+  method(LmdbLogStore.prototype, 'save', 'LmdbLogStore');
+  method(KvStateMachineCore.prototype, 'applyOffLoop', 'KvStateMachineCore');
+  method(Node.prototype, 'propose', 'Node');
   const logProto = LmdbLogStore.prototype as unknown as { save(this: LmdbLogStore, hs: unknown, entries: readonly unknown[], done: (e?: Error) => void): void };
   const save = logProto.save;
   logProto.save = function (hs, entries, done) {
@@ -91,12 +105,19 @@ export function startCycles(): void {
   recording = true;
 }
 
-/** Stops recording; the breakdown of the leader's rounds since start(), null if there were none. */
+/**
+ * Stops recording; the breakdown of the leader's rounds since startCycles(), null if it saw
+ * fewer than two saves. Throws if the leader saved but no apply or proposal was seen: a wrapper
+ * no longer sees what it should (say, the state machine's directory moved).
+ */
 export function stopCycles(leader: number): CycleBreakdown | null {
   recording = false;
   const ls = (saves.get(leader) ?? []).filter((s) => s.end >= 0);
   const as = applies.get(leader) ?? [];
   const ps = proposals.get(leader) ?? [];
+  if (ls.length > 1 && (as.length === 0 || ps.length === 0)) {
+    throw new Error(`kv-cycle: node ${leader} saved ${ls.length} times but ${as.length} applies and ${ps.length} proposals were seen; update bench/kv-cycle.ts`);
+  }
   let n = 0;
   const sum = { save: 0, follower: 0, apply: 0, clients: 0, nextSave: 0 };
   let a = 0;
