@@ -17,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { Node } from '../src/cluster/node.ts';
 import { KvStateMachineCore } from '../src/store/kv-state-machine-core.ts';
 import { LmdbLogStore } from '../src/store/lmdb-log-store.ts';
+import { nodeOf } from './kv-lib.ts';
 
 interface Span {
   readonly start: number;
@@ -45,27 +46,20 @@ function push<T>(m: Map<number, T[]>, id: number, v: T): void {
   else m.set(id, [v]);
 }
 
-function nodeOf(dir: string): number {
-  const m = /node-(\d+)/.exec(dir);
-  return m ? Number(m[1]) : 0;
-}
-
 let installed = false;
 
 /** Wrapped methods of the code under test: a rename must break the benchmark, not silence it. */
-function method<T>(owner: object, name: string, what: string): T {
-  const f = (owner as Record<string, unknown>)[name];
-  if (typeof f !== 'function') throw new Error(`kv-cycle: ${what}.${name} is not a method any more; update bench/kv-cycle.ts`);
-  return f as T;
+function requireMethod(owner: object, name: string, what: string): void {
+  if (typeof (owner as Record<string, unknown>)[name] !== 'function') throw new Error(`kv-cycle: ${what}.${name} is not a method any more; update bench/kv-cycle.ts`);
 }
 
 /** Installs the wrappers (once); nothing is recorded until startCycles(). */
 export function instrumentCycles(): void {
   if (installed) return;
   installed = true;
-  method(LmdbLogStore.prototype, 'save', 'LmdbLogStore');
-  method(KvStateMachineCore.prototype, 'applyOffLoop', 'KvStateMachineCore');
-  method(Node.prototype, 'propose', 'Node');
+  requireMethod(LmdbLogStore.prototype, 'save', 'LmdbLogStore');
+  requireMethod(KvStateMachineCore.prototype, 'applyOffLoop', 'KvStateMachineCore');
+  requireMethod(Node.prototype, 'propose', 'Node');
   const logProto = LmdbLogStore.prototype as unknown as { save(this: LmdbLogStore, hs: unknown, entries: readonly unknown[], done: (e?: Error) => void): void };
   const save = logProto.save;
   logProto.save = function (hs, entries, done) {
@@ -106,8 +100,8 @@ export function startCycles(): void {
 }
 
 /**
- * Stops recording; the breakdown of the leader's rounds since startCycles(), null if it saw
- * fewer than two saves. Throws if the leader saved but no apply or proposal was seen: a wrapper
+ * Stops recording; the breakdown of the leader's rounds since startCycles(), null if no whole
+ * round was seen. Throws if the leader saved but no apply or proposal was seen: a wrapper
  * no longer sees what it should (say, the state machine's directory moved).
  */
 export function stopCycles(leader: number): CycleBreakdown | null {

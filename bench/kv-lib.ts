@@ -207,7 +207,8 @@ function envTxnId(env: RootDatabase): number {
   return (env.getStats() as { lastTxnId: number }).lastTxnId;
 }
 
-function nodeOf(dir: string): number {
+/** The node id in a store's path (`.../node-<id>/...`), 0 if none. */
+export function nodeOf(dir: string): number {
   const m = /node-(\d+)/.exec(dir);
   return m ? Number(m[1]) : 0;
 }
