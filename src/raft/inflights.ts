@@ -3,11 +3,11 @@
  * bounded by count and bytes. Freed when the follower acknowledges an index.
  */
 import { assert } from '../util/assert.ts';
+import { PairQueue } from '../util/pair-queue.ts';
 
 export class Inflights {
-  private indexes: number[] = [];
-  private sizes: number[] = [];
-  private start = 0;
+  /** (last index, bytes) of each message in flight, oldest first. */
+  private readonly window = new PairQueue();
   private bytes = 0;
 
   constructor(
@@ -16,7 +16,7 @@ export class Inflights {
   ) {}
 
   get count(): number {
-    return this.indexes.length - this.start;
+    return this.window.length;
   }
 
   get inflightBytes(): number {
@@ -25,30 +25,23 @@ export class Inflights {
 
   add(lastIndex: number, bytes: number): void {
     assert(!this.full(), 'inflights: add to a full window');
-    const n = this.indexes.length;
-    assert(n === this.start || (this.indexes[n - 1] ?? 0) < lastIndex, 'inflights: indexes must increase');
-    this.indexes.push(lastIndex);
-    this.sizes.push(bytes);
+    assert(this.window.length === 0 || this.window.lastA() < lastIndex, 'inflights: indexes must increase');
+    this.window.push(lastIndex, bytes);
     this.bytes += bytes;
   }
 
   /** Frees every message whose last index is <= `index`. */
   freeLE(index: number): void {
-    while (this.start < this.indexes.length && (this.indexes[this.start] ?? 0) <= index) {
-      this.bytes -= this.sizes[this.start] ?? 0;
-      this.start++;
-    }
-    if (this.start > 64 && this.start * 2 > this.indexes.length) {
-      this.indexes = this.indexes.slice(this.start);
-      this.sizes = this.sizes.slice(this.start);
-      this.start = 0;
+    while (this.window.length > 0 && this.window.firstA() <= index) {
+      this.bytes -= this.window.firstB();
+      this.window.shift();
     }
   }
 
   /** Frees the oldest message (presumed lost), if any. */
   freeFirstOne(): void {
     if (this.count === 0) return;
-    this.freeLE(this.indexes[this.start]!);
+    this.freeLE(this.window.firstA());
   }
 
   full(): boolean {
@@ -56,9 +49,7 @@ export class Inflights {
   }
 
   reset(): void {
-    this.indexes = [];
-    this.sizes = [];
-    this.start = 0;
+    this.window.clear();
     this.bytes = 0;
   }
 }

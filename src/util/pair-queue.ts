@@ -1,8 +1,8 @@
 /**
- * A FIFO of number pairs (the event log's index keeps (revision, events in it) of every kept
- * revision, and (revision, sub) of the last event of every stored block). Two plain number arrays
- * with a moving head: pushes and shifts are O(1), and the dead prefix is dropped once it outgrows
- * the live part.
+ * A FIFO of number pairs: Raft's inflight window keeps (last index, bytes) of each append; the
+ * event log's index keeps (revision, events in it) of every kept revision, and (revision, sub)
+ * of the last event of every stored block. Two plain number arrays with a moving head: pushes
+ * and shifts are O(1), and the dead prefix is dropped once it outgrows the live part.
  */
 import { assert } from './assert.ts';
 
