@@ -3,7 +3,7 @@
  * for a window, their results come at once, and nothing they wrote is lost by commitSoon() or
  * close() ending the window early.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Entry } from '../../src/raft/types.ts';
 import type { KvApplyResult } from '../../src/store/kv-logic.ts';
 import { LmdbKvStateMachine } from '../../src/store/lmdb-kv.ts';
@@ -108,7 +108,8 @@ describe('LmdbKvBackend grouped commits', () => {
   });
 
   it('runs beforeCommit once per commit, inside the transaction, after every batch of the group', async () => {
-    const backend = LmdbKvBackend.open(tempDir('tessera-group-'), { asyncCommits: true });
+    // A window no slow machine outlasts: only commitSoon may end the group.
+    const backend = LmdbKvBackend.open(tempDir('tessera-group-'), { asyncCommits: true, commitWindowMs: 60_000 });
     const calls: string[] = [];
     const flush = () => {
       calls.push('flush');
@@ -127,6 +128,9 @@ describe('LmdbKvBackend grouped commits', () => {
       );
     const first = batch('a');
     const second = batch('b');
+    // Both run on lmdb-js's writer thread's schedule (a loaded machine can take more than a few
+    // ms to start it); the group then stays open, without flushing, until commitSoon.
+    await vi.waitFor(() => expect(calls).toEqual(['a', 'b']), { timeout: 5000, interval: 1 });
     await new Promise((resolve) => setTimeout(resolve, 5));
     expect(calls).toEqual(['a', 'b']);
     backend.commitSoon();
