@@ -30,6 +30,7 @@ import type {
   DeleteRangeResult,
   DeleteResult,
   OpOptions,
+  PutOptions,
   PutResult,
   RangeOptions,
   ReadOptions,
@@ -120,12 +121,14 @@ export class Client {
     return this.router.leader;
   }
 
-  async put(key: Key, value: Value, options: OpOptions = {}): Promise<PutResult> {
+  async put(key: Key, value: Value, options: PutOptions = {}): Promise<PutResult> {
     this.life.check();
     const k = checkedKey(key);
-    const res = await this.write({ op: 'put', key: k, value: encodeValue(value) }, 'put', options);
+    const withPrev = options.prevKv === true;
+    const cmd: KvCommand = { op: 'put', key: k, value: encodeValue(value), ...(!withPrev && { withoutPrev: true }) };
+    const res = await this.write(cmd, 'put', options);
     if (!res.ok) throw unexpected('put', res.reason);
-    return { revision: res.revision, prev: toOptionalEntry(k, res.prev) };
+    return withPrev ? { revision: res.revision, prev: toOptionalEntry(k, res.prev) } : { revision: res.revision };
   }
 
   /** The entry under `key`, or null if absent. */

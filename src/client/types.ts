@@ -46,10 +46,19 @@ export interface WatchOptions {
   readonly pageSize?: number;
 }
 
+export interface PutOptions extends OpOptions {
+  /**
+   * Return the entry the put replaced (as etcd's prevKv). Off by default: every replica keeps a
+   * session's last result for retries, and a prev nobody reads would be kept and copied with
+   * every overwrite.
+   */
+  readonly prevKv?: boolean;
+}
+
 export interface PutResult {
   readonly revision: number;
-  /** The entry before the put; null if the key was absent. */
-  readonly prev: KvEntry | null;
+  /** With prevKv only: the entry before the put; null if the key was absent. */
+  readonly prev?: KvEntry | null;
 }
 
 export interface DeleteResult {

@@ -61,7 +61,12 @@ export type KvCasExpected =
   | { readonly modRevision: number };
 
 export type KvCommand = (
-  | { readonly op: 'put'; readonly key: Uint8Array; readonly value: Uint8Array }
+  /**
+   * withoutPrev: the result's prev is null whatever the key held (the client's default; etcd's
+   * prevKv is opt-in likewise). A replica caches each session's last result for retries, so a
+   * prev nobody asked for would be kept, and copied to the client, with every overwrite.
+   */
+  | { readonly op: 'put'; readonly key: Uint8Array; readonly value: Uint8Array; readonly withoutPrev?: boolean }
   | { readonly op: 'delete'; readonly key: Uint8Array }
   | { readonly op: 'deleteRange'; readonly start: Uint8Array; readonly end: Uint8Array | null }
   | { readonly op: 'cas'; readonly key: Uint8Array; readonly expected: KvCasExpected; readonly value: Uint8Array }
@@ -86,6 +91,10 @@ const OP_TXN = 6;
 /** Model commands take the tags after the key-value ones, in MODEL_OPS order. */
 const OP_FIRST_MODEL = 7;
 const HAS_SESSION = 0x80;
+/** On a put's tag only (absent in logs written before it existed: those puts return prev). */
+const WITHOUT_PREV = 0x40;
+const TAG_MASK = 0x3f;
+if (OP_FIRST_MODEL + MODEL_OPS.length - 1 > TAG_MASK) throw new Error('kv command tags overflow into the flag bits');
 
 const EXPECT_ABSENT = 0;
 const EXPECT_VALUE = 1;
@@ -100,7 +109,7 @@ export function encodeCommand(cmd: KvCommand): Uint8Array {
   validateCommand(cmd);
   // Chunk puts carry a megabyte: size the buffer once, and hand it over without a copy.
   const w = new ByteWriter(cmd.op === 'chunkPut' ? cmd.data.length + 256 : 64);
-  const tag = opTag(cmd.op);
+  const tag = opTag(cmd.op) | (cmd.op === 'put' && cmd.withoutPrev === true ? WITHOUT_PREV : 0);
   w.u8(cmd.session ? tag | HAS_SESSION : tag);
   if (cmd.session) w.string(cmd.session.client).uvarint(cmd.session.seq).uvarint(cmd.session.since ?? 0);
   switch (cmd.op) {
@@ -142,7 +151,8 @@ export function decodeCommand(data: Uint8Array): KvCommand {
     session = since === 0 ? { client, seq } : { client, seq, since };
   }
   let cmd: KvCommand;
-  const tag = first & ~HAS_SESSION;
+  const tag = first & TAG_MASK;
+  if (first & WITHOUT_PREV && tag !== OP_PUT) r.fail(`op ${tag} has the flag of a put without prev`);
   switch (tag) {
     case OP_PUT:
     case OP_DELETE:
@@ -170,6 +180,7 @@ export function decodeCommand(data: Uint8Array): KvCommand {
     }
   }
   r.end();
+  if (first & WITHOUT_PREV) cmd = { ...cmd, withoutPrev: true } as KvCommand;
   if (session) cmd = { ...cmd, session };
   validateCommand(cmd);
   return cmd;

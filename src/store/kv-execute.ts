@@ -15,8 +15,10 @@ export function execute(backend: KvBackend, data: KvData, cmd: KvCommand, revisi
   switch (cmd.op) {
     case 'get':
       return { ok: true, revision, value: data.get(cmd.key) };
-    case 'put':
-      return { ok: true, revision, prev: data.put(cmd.key, cmd.value, revision) };
+    case 'put': {
+      const prev = data.put(cmd.key, cmd.value, revision);
+      return { ok: true, revision, prev: cmd.withoutPrev === true ? null : prev };
+    }
     case 'delete':
       return { ok: true, revision, prev: data.delete(cmd.key, revision) };
     case 'deleteRange':

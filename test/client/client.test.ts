@@ -24,30 +24,34 @@ async function keys(it: AsyncIterable<{ key: Uint8Array }>): Promise<string[]> {
 describe('Client: put/get', () => {
   it('reads its writes at every consistency level, from every node', async () => {
     const { cluster, kv } = await setup();
-    const put = await kv.put('k', 'v1');
+    const put = await kv.put('k', 'v1', { prevKv: true });
     expect(put.prev).toBeNull();
-    const put2 = await kv.put('k', 'v2');
+    const put2 = await kv.put('k', 'v2', { prevKv: true });
     expect(put2.revision).toBeGreaterThan(put.revision);
     expect(s(put2.prev!.value)).toBe('v1');
+    // Without prevKv a put answers its revision alone.
+    const put3 = await kv.put('k', 'v2');
+    expect(put3).toEqual({ revision: put3.revision });
+    expect(put3.revision).toBeGreaterThan(put2.revision);
 
     for (const consistency of ['linearizable', 'lease'] as const) {
       for (const node of cluster.ids) {
         const e = await kv.get('k', { consistency, node });
         expect(e && s(e.value)).toBe('v2');
-        expect(e).toMatchObject({ version: 2, createRevision: put.revision, modRevision: put2.revision });
+        expect(e).toMatchObject({ version: 3, createRevision: put.revision, modRevision: put3.revision });
       }
     }
     // A local read on the leader, which applied the write before acknowledging it.
     expect(await kv.getString('k', { consistency: 'local', node: cluster.leader() })).toBe('v2');
     expect(await kv.get('absent')).toBeNull();
     expect(await kv.getString('absent', { consistency: 'local' })).toBeNull();
-    expect(await kv.revision()).toBeGreaterThanOrEqual(put2.revision);
+    expect(await kv.revision()).toBeGreaterThanOrEqual(put3.revision);
   });
 
   it('hands out keys and values that own their memory (no view keeps a pool or a frame alive)', async () => {
     const { kv } = await setup();
     await kv.put('owned', 'v1');
-    const put = await kv.put('owned', 'v2');
+    const put = await kv.put('owned', 'v2', { prevKv: true });
     const got = await kv.get('owned');
     const page: { key: Uint8Array; value: Uint8Array }[] = [];
     for await (const e of kv.range('own')) page.push(e);

@@ -127,7 +127,7 @@ describe('Client sessions and expiry', () => {
     const first = await a.put('k', '1');
     await a.close();
     const b = cluster.client({ clientId: 'fixed', sessions: 1 });
-    const second = await b.put('k', '2');
+    const second = await b.put('k', '2', { prevKv: true });
     expect(second.revision).toBeGreaterThan(first.revision);
     expect(s(second.prev!.value)).toBe('1');
     expect(await b.getString('k')).toBe('2');

@@ -52,7 +52,7 @@ describe('remote client against 3 servers', () => {
 
   it('put, get, cas, txn, delete and range behave as the embedded client', async () => {
     const p1 = await kv.put('k/a', 'v1');
-    const p2 = await kv.put('k/a', 'v2');
+    const p2 = await kv.put('k/a', 'v2', { prevKv: true });
     expect(str(p2.prev!.value)).toBe('v1');
     expect(await kv.getString('k/a')).toBe('v2');
     // Linearizable reads from every node see the write.

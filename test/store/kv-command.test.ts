@@ -46,7 +46,9 @@ const expected = fc.oneof(
 );
 
 const commandArb: fc.Arbitrary<KvCommand> = fc.oneof(
-  fc.tuple(key, value, session).map(([k, v, s]) => withSession({ op: 'put' as const, key: k, value: v }, s)),
+  fc.tuple(key, value, session, fc.boolean()).map(([k, v, s, quiet]) =>
+    withSession(quiet ? { op: 'put' as const, key: k, value: v, withoutPrev: true } : { op: 'put' as const, key: k, value: v }, s),
+  ),
   fc.tuple(key, session).map(([k, s]) => withSession({ op: 'delete' as const, key: k }, s)),
   fc.tuple(range, session).map(([r, s]) => withSession({ op: 'deleteRange' as const, ...r }, s)),
   fc.tuple(key, expected, value, session).map(([k, e, v, s]) => withSession({ op: 'cas' as const, key: k, expected: e, value: v }, s)),
@@ -154,6 +156,10 @@ describe('KV command encoding', () => {
     const trailing = Uint8Array.of(...encodeCommand(del('k')), 0);
     expect(() => decodeCommand(trailing)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => decodeCommand(Uint8Array.of(4, 0))).toThrow(expect.objectContaining({ code: 'EMPTY_KEY' }));
+    // Only a put may carry the flag that drops its prev.
+    const flagged = encodeCommand(del('k'));
+    flagged[0] = flagged[0]! | 0x40;
+    expect(() => decodeCommand(flagged)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     // seq 0 smuggled past the encoder is refused on decode as well.
     const s0 = encodeCommand(put('k', 'v', { client: 'c', seq: 1 }));
     const patched = s0.slice();

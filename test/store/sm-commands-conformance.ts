@@ -23,6 +23,16 @@ const keysOf = (sm: ReturnType<OpenStateMachine>['sm']) =>
 
 export function describeCommandConformance(open: OpenStateMachine): void {
   describe('commands', () => {
+    it('put returns the record it replaced, or null without prev; the record is kept the same way', () => {
+      const { sm } = open();
+      sm.apply(entriesOf(1, 1, [put('k', 'v1')]));
+      const [withPrev] = sm.apply(entriesOf(2, 1, [put('k', 'v2')]));
+      expect(withPrev).toEqual({ ok: true, revision: 2, prev: rec('v1', 1, 1, 1) });
+      const [quiet] = sm.apply(entriesOf(3, 1, [{ op: 'put', key: b('k'), value: b('v3'), withoutPrev: true }]));
+      expect(quiet).toEqual({ ok: true, revision: 3, prev: null });
+      expect(sm.get(b('k'))).toEqual(rec('v3', 1, 3, 3));
+    });
+
     it('deleteRange deletes [start, end) and reports how many', () => {
       const { sm } = open();
       sm.apply(entriesOf(1, 1, ['a', 'b', 'ba', 'bz', 'c', 'd'].map((k) => put(k, k))));
