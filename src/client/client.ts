@@ -125,7 +125,7 @@ export class Client {
     this.life.check();
     const k = checkedKey(key);
     const withPrev = options.prevKv === true;
-    const cmd: KvCommand = { op: 'put', key: k, value: encodeValue(value), ...(!withPrev && { withoutPrev: true }) };
+    const cmd: KvCommand = withPrev ? { op: 'put', key: k, value: encodeValue(value) } : { op: 'put', key: k, value: encodeValue(value), withoutPrev: true };
     const res = await this.write(cmd, 'put', options);
     if (!res.ok) throw unexpected('put', res.reason);
     return withPrev ? { revision: res.revision, prev: toOptionalEntry(k, res.prev) } : { revision: res.revision };

@@ -37,7 +37,7 @@ export class Session {
    */
   encode(cmd: KvCommand, observed: number): Uint8Array {
     const since = this.since >= 0 ? this.since : observed;
-    const data = encodeCommand({ ...cmd, session: { client: this.client, seq: this.seq + 1, since } });
+    const data = encodeCommand(cmd, { client: this.client, seq: this.seq + 1, since });
     this.since = since;
     this.seq++;
     return data;

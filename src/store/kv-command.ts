@@ -105,13 +105,18 @@ const EXPECT_MOD = 4;
 const TARGETS = ['value', 'version', 'createRevision', 'modRevision'] as const;
 const COMPARE_OPS: readonly KvCompareOp[] = ['=', '!=', '<', '>'];
 
-export function encodeCommand(cmd: KvCommand): Uint8Array {
-  validateCommand(cmd);
+/**
+ * `session` (default: cmd.session) is the session the command is encoded under: a client encodes
+ * one command under a new session number at each attempt, without building a copy of it each time.
+ */
+export function encodeCommand(cmd: KvCommand, session: KvSession | undefined = cmd.session): Uint8Array {
+  if (session) validateSession(session);
+  validateOp(cmd);
   // Chunk puts carry a megabyte: size the buffer once, and hand it over without a copy.
   const w = new ByteWriter(cmd.op === 'chunkPut' ? cmd.data.length + 256 : 64);
   const tag = opTag(cmd.op) | (cmd.op === 'put' && cmd.withoutPrev === true ? WITHOUT_PREV : 0);
-  w.u8(cmd.session ? tag | HAS_SESSION : tag);
-  if (cmd.session) w.string(cmd.session.client).uvarint(cmd.session.seq).uvarint(cmd.session.since ?? 0);
+  w.u8(session ? tag | HAS_SESSION : tag);
+  if (session) w.string(session.client).uvarint(session.seq).uvarint(session.since ?? 0);
   switch (cmd.op) {
     case 'put':
     case 'delete':
@@ -180,9 +185,15 @@ export function decodeCommand(data: Uint8Array): KvCommand {
     }
   }
   r.end();
-  if (first & WITHOUT_PREV) cmd = { ...cmd, withoutPrev: true } as KvCommand;
-  if (session) cmd = { ...cmd, session };
-  validateCommand(cmd);
+  // Set on the object just built rather than spread into a copy: every entry a node applies is
+  // decoded, and each copy cost as much as reading the fields.
+  const extra = cmd as { withoutPrev?: boolean; session?: KvSession };
+  if (first & WITHOUT_PREV) extra.withoutPrev = true;
+  if (session) {
+    validateSession(session);
+    extra.session = session;
+  }
+  validateOp(cmd);
   return cmd;
 }
 
@@ -201,8 +212,8 @@ export function validateRange(start: Uint8Array, end: Uint8Array | null): void {
   if (compareBytes(start, end) >= 0) throw new TesseraError('INVALID_ARGUMENT', 'range end must be after its start');
 }
 
-function validateCommand(cmd: KvCommand): void {
-  if (cmd.session) validateSession(cmd.session);
+/** The command's op and its operands; its session is validated on its own (validateSession). */
+function validateOp(cmd: KvCommand): void {
   switch (cmd.op) {
     case 'put':
     case 'delete':

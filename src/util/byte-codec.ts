@@ -228,7 +228,8 @@ export class ByteReader {
   }
 
   string(): string {
-    const b = this.bytes();
+    // Decoded from a view: the string never aliases the input, so no copy is needed first.
+    const b = this.bytesView();
     try {
       return fromUtf8(b);
     } catch {
