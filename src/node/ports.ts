@@ -136,6 +136,13 @@ export interface StateMachine {
    * revision waits).
    */
   commitSoon?(): void;
+  /**
+   * Optional: entries this node has just started to write to its log, which it will apply once
+   * they commit (or never, if a new leader overwrites them). The state machine may do now the
+   * work that depends on the entries alone (decoding commands), so that apply, which a leader's
+   * clients wait for, does not. Must not change the state or anything apply() returns.
+   */
+  prepare?(entries: readonly Entry[]): void;
   /** An image of the state at appliedIndex(). */
   snapshot(): Uint8Array;
   /** Replaces the whole state with a snapshot image taken at meta.index. */

@@ -204,6 +204,24 @@ function decodeShared(data: Uint8Array): KvCommand {
   return cmd;
 }
 
+/**
+ * Decodes the commands of entries not yet applied into the same cache, so that their apply finds
+ * them decoded (StateMachine.prepare). Only what applyEntry would decode. A command that does not
+ * decode is left out: its apply decodes it again and fails as it always did.
+ */
+export function prepareCommands(entries: readonly Entry[]): void {
+  for (const e of entries) {
+    if (e.type === EntryType.Empty || e.data.length === 0 || decodedCommands.has(e.data)) continue;
+    let cmd: KvCommand;
+    try {
+      cmd = decodeCommand(e.data);
+    } catch {
+      continue;
+    }
+    decodedCommands.set(e.data, cmd);
+  }
+}
+
 /** A page of [start, end) in key order; start may be empty (from the first key). */
 export function readRange(view: KvReadView, start: Uint8Array, end: Uint8Array | null, options: KvRangeOptions): KvRangePage {
   const limit = options.limit ?? DEFAULT_RANGE_LIMIT;

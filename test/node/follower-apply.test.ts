@@ -2,6 +2,7 @@
  * A follower hands committed entries to its state machine in a later turn than the one that
  * learned of them (a leader's applies answer clients; a follower's may wait behind the messages
  * already queued), always in commit order, and never after a snapshot that replaced them.
+ * Entries a node writes go to the state machine's prepare() first, while the write runs.
  */
 import { describe, expect, it } from 'vitest';
 import { RaftNode } from '../../src/node/raft-node.ts';
@@ -37,9 +38,14 @@ class ManualClock implements Clock {
 
 class RecordingStateMachine extends MemoryKvStateMachine {
   readonly batches: number[][] = [];
+  readonly prepared: number[][] = [];
   override apply(entries: readonly Entry[]) {
     this.batches.push(entries.map((e) => e.index));
     return super.apply(entries);
+  }
+  override prepare(entries: readonly Entry[]) {
+    this.prepared.push(entries.map((e) => e.index));
+    super.prepare(entries);
   }
 }
 
@@ -100,5 +106,25 @@ describe('follower applies', () => {
     expect(sm.appliedIndex()).toBe(5);
     expect(fromUtf8(sm.get(utf8('a'))!.value)).toBe('5');
     node.stop();
+  });
+});
+
+describe('prepare', () => {
+  it('gets the entries of each write on a zero timer, after the Ready sent its messages, and nothing once stopped', () => {
+    const { clock, sent, sm, node } = follower();
+    node.receive(append(0, 0, [put(1, 1, 'a', '1'), put(2, 1, 'b', '1')], 0));
+    expect(sent.filter((m) => m.type === 'appResp').map((m) => m.index)).toEqual([2]);
+    expect(sm.prepared).toEqual([]);
+    clock.runDue();
+    expect(sm.prepared).toEqual([[1, 2]]);
+    // A Ready without entries (a heartbeat's commit) prepares nothing.
+    node.receive(message({ type: 'heartbeat', from: 1, to: 2, term: 1, commit: 2 }));
+    clock.runDue();
+    expect(sm.prepared).toEqual([[1, 2]]);
+    expect(sm.batches).toEqual([[1, 2]]);
+    node.receive(append(2, 1, [put(3, 1, 'c', '1')], 2));
+    node.stop();
+    clock.runDue();
+    expect(sm.prepared).toEqual([[1, 2]]);
   });
 });

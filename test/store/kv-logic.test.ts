@@ -5,9 +5,10 @@
  * the state stands can tell the caches are stale.
  */
 import { describe, expect, it } from 'vitest';
-import type { Entry } from '../../src/raft/types.ts';
+import { TesseraError } from '../../src/errors.ts';
+import { EntryType, type Entry } from '../../src/raft/types.ts';
 import { DEFAULT_KV_LIMITS } from '../../src/store/kv-limits.ts';
-import { KvLogic, type KvApplyResult } from '../../src/store/kv-logic.ts';
+import { KvLogic, prepareCommands, type KvApplyResult } from '../../src/store/kv-logic.ts';
 import { MemoryKvBackend } from '../../src/store/memory-kv-backend.ts';
 import { b, entriesOf, put, rec } from './kv-fixtures.ts';
 
@@ -101,5 +102,27 @@ describe('KvLogic caches', () => {
       // A new KvLogic per batch has no caches: every read goes to the backend.
       expect(cached.apply(batch)).toEqual(new KvLogic(fresh, DEFAULT_KV_LIMITS).apply(batch));
     }
+  });
+});
+
+describe('prepareCommands', () => {
+  it('decodes ahead of apply: apply then uses what it decoded, and returns the same', () => {
+    const commands = [put('a', '1', session(1)), null, put('a', '2', session(2)), put('b', '1')];
+    const plain = new KvLogic(new MemoryKvBackend(), DEFAULT_KV_LIMITS).apply(entriesOf(1, 1, commands));
+    const prepared = entriesOf(1, 1, commands);
+    prepareCommands(prepared);
+    // Entry bytes never change once in a log; here they do, so that only a decode made before
+    // (by prepareCommands) can still give the commands.
+    for (const e of prepared) e.data.fill(0xff);
+    expect(new KvLogic(new MemoryKvBackend(), DEFAULT_KV_LIMITS).apply(prepared)).toEqual(plain);
+    const unprepared = entriesOf(1, 1, commands);
+    for (const e of unprepared) e.data.fill(0xff);
+    expect(() => new KvLogic(new MemoryKvBackend(), DEFAULT_KV_LIMITS).apply(unprepared)).toThrow(TesseraError);
+  });
+
+  it('leaves a command that does not decode to its apply, which refuses it as before', () => {
+    const bad = { index: 1, term: 1, type: EntryType.Normal, data: new Uint8Array([0xff, 0x01]) };
+    expect(() => prepareCommands([bad])).not.toThrow();
+    expect(() => new KvLogic(new MemoryKvBackend(), DEFAULT_KV_LIMITS).apply([bad])).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 });
