@@ -175,8 +175,7 @@ export class KvLogic {
   private applyEntry(e: Entry): KvApplyResult {
     // Sessions expire by entries applied, Empty ones included, so expiry is the same everywhere.
     this.sessions.expireIdle(e.index);
-    // A Normal entry without data is a no-op too (etcd's new leaders append one), not a command.
-    if (e.type === EntryType.Empty || e.data.length === 0) return null;
+    if (!carriesCommand(e)) return null;
     const cmd = decodeShared(e.data);
     if (!cmd.session) return execute(this.backend, this.data, cmd, e.index);
     const admission = this.sessions.admit(cmd.session, e.index);
@@ -211,15 +210,18 @@ function decodeShared(data: Uint8Array): KvCommand {
  */
 export function prepareCommands(entries: readonly Entry[]): void {
   for (const e of entries) {
-    if (e.type === EntryType.Empty || e.data.length === 0 || decodedCommands.has(e.data)) continue;
-    let cmd: KvCommand;
+    if (!carriesCommand(e)) continue;
     try {
-      cmd = decodeCommand(e.data);
+      decodeShared(e.data);
     } catch {
-      continue;
+      // Not cached: apply meets the same error.
     }
-    decodedCommands.set(e.data, cmd);
   }
+}
+
+/** A Normal entry without data is a no-op too (etcd's new leaders append one), not a command. */
+function carriesCommand(e: Entry): boolean {
+  return e.type !== EntryType.Empty && e.data.length > 0;
 }
 
 /** A page of [start, end) in key order; start may be empty (from the first key). */
