@@ -13,9 +13,10 @@
 import { randomBytes } from 'node:crypto';
 import { TesseraError } from '../errors.ts';
 import type { KvBlobTable } from '../store/kv-backend.ts';
+import type { NodeId } from '../raft/types.ts';
 import type { KvCommand } from '../store/kv-command.ts';
 import type { ModelCommand } from '../store/model-command.ts';
-import { casExpected, txnCompare, txnOp, txnResult } from './commands.ts';
+import { casExpected, txnParts, txnResult } from './commands.ts';
 import type { Endpoint } from './endpoint.ts';
 import { Lifetime, now } from './lifetime.ts';
 import { checkRangeSizes, rangeEntries } from './range.ts';
@@ -187,9 +188,8 @@ export class Client {
   /** If every compare holds, runs `success`, else `failure`: all or nothing, at one revision. */
   async txn(spec: TxnSpec, options: OpOptions = {}): Promise<TxnResult> {
     this.life.check();
-    const success = (spec.success ?? []).map(txnOp);
-    const failure = (spec.failure ?? []).map(txnOp);
-    const cmd: KvCommand = { op: 'txn', compares: spec.compares.map(txnCompare), success, failure };
+    const { compares, success, failure } = txnParts(spec);
+    const cmd: KvCommand = { op: 'txn', compares, success, failure };
     const res = await this.write(cmd, 'txn', options);
     if (!res.ok) throw unexpected('txn', res.reason);
     const succeeded = res.succeeded === true;
@@ -211,7 +211,7 @@ export class Client {
       end,
       consistency: checkConsistency(options.consistency ?? this.consistency),
       timeoutMs: this.timeout(options),
-      ...(options.node !== undefined && { node: options.node }),
+      ...(options.node !== undefined && { node: this.knownNode(options.node) }),
       ...(options.limit !== undefined && { limit: options.limit }),
       ...(options.pageSize !== undefined && { pageSize: options.pageSize }),
     });
@@ -277,7 +277,14 @@ export class Client {
   }
 
   private readPlan(what: string, options: ReadOptions) {
-    return { target: 'any' as const, deadline: now() + this.timeout(options), what, ...(options.node !== undefined && { prefer: options.node }) };
+    return { target: 'any' as const, deadline: now() + this.timeout(options), what, ...(options.node !== undefined && { prefer: this.knownNode(options.node) }) };
+  }
+
+  /** A read's `node` option: one of this client's nodes (a stopped one is fine: the read fails over). */
+  private knownNode(id: NodeId): NodeId {
+    const ids = this.router.ids;
+    if (!ids.includes(id)) throw new TesseraError('INVALID_ARGUMENT', `no node ${String(id)} among this client's nodes (${ids.join(', ')})`);
+    return id;
   }
 
   private timeout(options: OpOptions): number {

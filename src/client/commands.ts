@@ -5,7 +5,7 @@
 import { TesseraError } from '../errors.ts';
 import type { KvCasExpected, KvCompare, KvTxnOp } from '../store/kv-command.ts';
 import type { KvOpResult } from '../store/kv-result.ts';
-import type { CasExpected, TxnCompare, TxnOp, TxnOpResult } from './types.ts';
+import type { CasExpected, TxnCompare, TxnOp, TxnOpResult, TxnSpec } from './types.ts';
 import { checkedKey, encodeValue, keyRange, toOptionalEntry } from './values.ts';
 
 const REVISION_FIELDS = ['version', 'modRevision', 'createRevision'] as const;
@@ -22,6 +22,32 @@ export function casExpected(e: CasExpected): KvCasExpected {
     }
   }
   return encodeValue(e);
+}
+
+/**
+ * A txn's compares and ops as the state machine takes them. The spec's shape is checked here
+ * (INVALID_ARGUMENT), since a JavaScript caller has no compiler to check it; each part's
+ * contents are checked by txnCompare, txnOp and the command's own validation.
+ */
+export function txnParts(spec: TxnSpec): { compares: KvCompare[]; success: KvTxnOp[]; failure: KvTxnOp[] } {
+  if (typeof spec !== 'object' || spec === null) throw new TesseraError('INVALID_ARGUMENT', `a txn spec must be an object, got ${describe(spec)}`);
+  return {
+    compares: objects('compares', spec.compares).map(txnCompare),
+    success: objects('success', spec.success ?? []).map(txnOp),
+    failure: objects('failure', spec.failure ?? []).map(txnOp),
+  };
+}
+
+function objects<T>(what: string, list: readonly T[]): readonly T[] {
+  if (!Array.isArray(list)) throw new TesseraError('INVALID_ARGUMENT', `txn ${what} must be an array, got ${describe(list)}`);
+  for (const x of list) {
+    if (typeof x !== 'object' || x === null) throw new TesseraError('INVALID_ARGUMENT', `txn ${what} must hold objects, got ${describe(x)}`);
+  }
+  return list;
+}
+
+function describe(x: unknown): string {
+  return x === null ? 'null' : Array.isArray(x) ? 'an array' : typeof x;
 }
 
 export function txnCompare(c: TxnCompare): KvCompare {

@@ -135,6 +135,11 @@ export class Router {
     return 0;
   }
 
+  /** The node ids this router can ask, up or not, in order. */
+  get ids(): readonly NodeId[] {
+    return this.order.map((e) => e.id);
+  }
+
   endpoint(id: NodeId): Endpoint | null {
     return this.up(id);
   }

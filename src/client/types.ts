@@ -21,7 +21,7 @@ export interface OpOptions {
 export interface ReadOptions extends OpOptions {
   /** The client's default consistency (linearizable unless configured) if omitted. */
   readonly consistency?: Consistency;
-  /** The node to read from first (it fails over if the node is down). */
+  /** The node to read from first (it fails over if the node is down); INVALID_ARGUMENT if the client has no such node. */
   readonly node?: NodeId;
 }
 

@@ -3,7 +3,7 @@
  * bytes; the client only chooses an encoding when handed something else:
  *
  *   Uint8Array (Buffer included)  stored as is
- *   string                        UTF-8
+ *   string                        UTF-8 (a lone surrogate: INVALID_ARGUMENT)
  *   anything else but undefined   MessagePack (msgpackr, plain maps: no record extension, so
  *                                 any MessagePack reader can decode it). Numbers, booleans,
  *                                 null, arrays, plain objects, Maps, Dates, typed arrays (as
@@ -15,7 +15,7 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { TesseraError } from '../errors.ts';
-import { validateKey } from '../store/kv-command.ts';
+import { validateKey, validateRange } from '../store/kv-command.ts';
 import type { KvRecord } from '../store/kv-command.ts';
 import { ownedBytes } from '../util/alloc.ts';
 import { asUint8Array, fromUtf8, prefixEnd, utf8 } from '../util/bytes.ts';
@@ -40,7 +40,7 @@ const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false });
 
 export function encodeKey(key: Key): Uint8Array {
-  if (typeof key === 'string') return utf8(key);
+  if (typeof key === 'string') return utf8(wellFormed('key', key));
   if (key instanceof Uint8Array) return asUint8Array(key);
   throw new TesseraError('INVALID_ARGUMENT', `a key must be a string or a Uint8Array, got ${typeof key}`);
 }
@@ -54,7 +54,7 @@ export function checkedKey(key: Key): Uint8Array {
 
 export function encodeValue(value: Value): Uint8Array {
   if (value instanceof Uint8Array) return asUint8Array(value);
-  if (typeof value === 'string') return utf8(value);
+  if (typeof value === 'string') return utf8(wellFormed('value', value));
   if (value === undefined) throw new TesseraError('INVALID_ARGUMENT', 'a value cannot be undefined');
   try {
     // A copy: msgpackr's output may share a buffer it reuses.
@@ -62,6 +62,19 @@ export function encodeValue(value: Value): Uint8Array {
   } catch (e) {
     throw new TesseraError('INVALID_ARGUMENT', `value cannot be encoded as MessagePack: ${(e as Error).message}`, { cause: e });
   }
+}
+
+/**
+ * `s`, if it has no lone surrogate. UTF-8 cannot encode one: TextEncoder would store U+FFFD in
+ * its place, so two different strings would name the same key, and a value would read back
+ * changed. Refused instead, as decodeString refuses bytes that are not UTF-8.
+ */
+function wellFormed(what: string, s: string): string {
+  // String.prototype.isWellFormed is in Node 20 (V8 11.3) but not in TypeScript's ES2022 lib.
+  if (!(s as unknown as { isWellFormed(): boolean }).isWellFormed()) {
+    throw new TesseraError('INVALID_ARGUMENT', `a string ${what} must be well-formed UTF-16: it has a lone surrogate, which UTF-8 cannot encode`);
+  }
+  return s;
 }
 
 /** UTF-8; INVALID_ARGUMENT if the bytes are not valid UTF-8 (never silently replaced). */
@@ -97,7 +110,8 @@ const FIRST_KEY = new Uint8Array([0]);
 /**
  * The key range [start, end) named the way range(), deleteRange() and txn ops take it:
  * `end` undefined: every key starting with `prefixOrStart` ('' = every key); null: no upper
- * bound; a key: up to it, exclusive.
+ * bound; a key: up to it, exclusive, and after the start (INVALID_ARGUMENT otherwise, so that
+ * range() and deleteRange() refuse the same ranges).
  */
 export function keyRange(prefixOrStart: Key, end?: Key | null): { start: Uint8Array; end: Uint8Array | null } {
   const p = encodeKey(prefixOrStart);
@@ -106,7 +120,9 @@ export function keyRange(prefixOrStart: Key, end?: Key | null): { start: Uint8Ar
   }
   const start = p.length === 0 ? FIRST_KEY : checkedKey(p);
   if (end === null) return { start, end: null };
-  return { start, end: checkedKey(end) };
+  const e = encodeKey(end);
+  validateRange(start, e);
+  return { start, end: e };
 }
 
 /** Whether key `k` starts with `p` (watch filters). */

@@ -12,7 +12,6 @@
  * size, is refused (IDENTITY_MISMATCH). Nodes are numbered 1..N.
  */
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client, CLIENT_DEFAULTS } from '../client/client.ts';
@@ -21,6 +20,7 @@ import type { ClientOptions } from '../client/types.ts';
 import { TesseraError } from '../errors.ts';
 import { InProcessNetwork } from '../net/in-process-transport.ts';
 import type { NodeId } from '../raft/types.ts';
+import { makeDataDirectory } from '../store/lmdb-env.ts';
 import { checkClusterManifest, readClusterManifest, writeClusterManifest } from './identity.ts';
 import { LocalEndpoint } from './local-endpoint.ts';
 import { Node } from './node.ts';
@@ -79,7 +79,7 @@ export class Cluster {
       throw new TesseraError('INVALID_ARGUMENT', `nodes must be an integer in 1..${MAX_CLUSTER_NODES}, got ${nodes}`);
     }
     if (options.clusterId !== undefined && options.clusterId.length === 0) throw new TesseraError('INVALID_ARGUMENT', 'cluster id is empty');
-    fs.mkdirSync(dir, { recursive: true });
+    makeDataDirectory(dir);
     const manifest = readClusterManifest(dir);
     if (manifest) checkClusterManifest(dir, manifest, { nodes, ...(options.clusterId !== undefined && { clusterId: options.clusterId }) });
     const clusterId = manifest?.clusterId ?? options.clusterId ?? randomUUID();

@@ -7,7 +7,6 @@
  * A storage failure or a broken invariant stops the node (fatal): it stops answering, leaves
  * the network, and reports through `onFatal`; its stores stay open until close().
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { TesseraError } from '../errors.ts';
 import type { Network } from '../net/network.ts';
@@ -19,6 +18,7 @@ import type { Message, NodeId } from '../raft/types.ts';
 import type { KvBlobTable } from '../store/kv-backend.ts';
 import type { KvRecord } from '../store/kv-command.ts';
 import type { KvApplyResult, KvEvent, KvRangeOptions, KvRangePage } from '../store/kv-state-machine.ts';
+import { makeDataDirectory } from '../store/lmdb-env.ts';
 import { LmdbKvStateMachine } from '../store/lmdb-kv.ts';
 import { LmdbLogStore } from '../store/lmdb-log-store.ts';
 import { checkNodeIdentity, readNodeIdentity, writeNodeIdentity } from './identity.ts';
@@ -72,7 +72,7 @@ export class Node {
     const voters = [...new Set([...options.peers, id])].sort((a, b) => a - b);
     for (const v of voters) if (!Number.isSafeInteger(v) || v < 1) throw new TesseraError('INVALID_ARGUMENT', `bad peer id ${v}`);
 
-    fs.mkdirSync(dir, { recursive: true });
+    makeDataDirectory(dir);
     const recorded = readNodeIdentity(dir);
     if (recorded) checkNodeIdentity(dir, recorded, { clusterId, nodeId: id });
     const logStore = LmdbLogStore.open(path.join(dir, 'log'), { clusterId, nodeId: id, asyncCommits: true });

@@ -265,7 +265,10 @@ function validateSession(s: KvSession): void {
 }
 
 function validateCount(n: number): void {
-  if (!Number.isSafeInteger(n) || n < 0) throw new TesseraError('INVALID_ARGUMENT', `expected a non-negative integer, got ${n}`);
+  if (!Number.isSafeInteger(n) || n < 0) {
+    // JSON quotes a string, so '1' does not read as the number 1.
+    throw new TesseraError('INVALID_ARGUMENT', `expected a non-negative integer, got ${typeof n === 'number' ? n : JSON.stringify(n)}`);
+  }
 }
 
 function expectedNumber(e: Exclude<KvCasExpected, Uint8Array | null>): number {

@@ -106,6 +106,19 @@ export class DirectoryClaim {
   }
 }
 
+/**
+ * Creates `dir` and its parents unless it exists. INVALID_ARGUMENT, naming the directory, if it
+ * cannot be one (a file in the way, no permission), rather than the bare system error.
+ */
+export function makeDataDirectory(dir: string): void {
+  if (typeof dir !== 'string' || dir.length === 0) throw new TesseraError('INVALID_ARGUMENT', 'a data directory must be a non-empty path');
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new TesseraError('INVALID_ARGUMENT', `${dir} cannot be a data directory: ${(e as Error).message}`, { cause: e });
+  }
+}
+
 /** Marks a directory as in use by this process; throws INVALID_ARGUMENT if it already is. */
 export function claimDirectory(dir: string): DirectoryClaim {
   const key = path.resolve(dir);

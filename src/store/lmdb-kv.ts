@@ -29,7 +29,7 @@ import type { KvBackend, KvRestoreTarget } from './kv-backend.ts';
 import type { KvLimits } from './kv-limits.ts';
 import { KvStateMachineCore, type KvStorage } from './kv-state-machine-core.ts';
 import { LmdbKvBackend, type LmdbKvBackendOptions } from './lmdb-kv-backend.ts';
-import { claimDirectory, type DirectoryClaim, writeFileAtomic } from './lmdb-env.ts';
+import { claimDirectory, type DirectoryClaim, makeDataDirectory, writeFileAtomic } from './lmdb-env.ts';
 
 type StorageFlags = LmdbKvBackendOptions & { readonly asyncCommits: boolean; readonly lazyMetaSync: boolean };
 
@@ -85,7 +85,7 @@ class LmdbKvStorage implements KvStorage {
   }
 
   static open(dir: string, flags: StorageFlags): LmdbKvStorage {
-    fs.mkdirSync(dir, { recursive: true });
+    makeDataDirectory(dir);
     const claim = claimDirectory(dir);
     try {
       const numbers = fs

@@ -26,7 +26,7 @@ import { EMPTY_HARD_STATE, NONE, entrySize, type Entry, type HardState, type Sna
 import { assert } from '../util/assert.ts';
 import { asUint8Array, utf8 } from '../util/bytes.ts';
 import { readU64be } from '../util/u64be.ts';
-import { batchStartedNow, buf, claimDirectory, closeAndRelease, openBinaryDb, openEnv, type BinaryDb, type DirectoryClaim } from './lmdb-env.ts';
+import { batchStartedNow, buf, claimDirectory, closeAndRelease, makeDataDirectory, openBinaryDb, openEnv, type BinaryDb, type DirectoryClaim } from './lmdb-env.ts';
 import {
   ABSENT_ENTRY_KEY,
   decodeEntry,
@@ -130,6 +130,7 @@ export class LmdbLogStore implements LogStore {
     const { clusterId, nodeId } = options;
     if (clusterId.length === 0) throw new TesseraError('INVALID_ARGUMENT', 'cluster id is empty');
     if (!Number.isSafeInteger(nodeId) || nodeId <= NONE) throw new TesseraError('INVALID_ARGUMENT', `bad node id ${nodeId}`);
+    makeDataDirectory(dir);
     const claim = claimDirectory(dir);
     let env: RootDatabase | null = null;
     try {

@@ -248,6 +248,40 @@ describe('Client: input errors are raised before anything is proposed', () => {
     expect((await kv.get('big'))!.value.length).toBe(MAX_ENTRY_BYTES - 1024);
   });
 
+  it('INVALID_ARGUMENT at once for malformed arguments a JavaScript caller can pass', async () => {
+    const { cluster, kv } = await setup();
+    await kv.put('warm', 'up');
+    const leader = cluster.node(cluster.leader())!;
+    const before = leader.status().lastIndex;
+    const loose = kv as unknown as { txn(spec: unknown): Promise<unknown> };
+    const cases: [() => Promise<unknown>, RegExp][] = [
+      // A lone surrogate: UTF-8 would store U+FFFD, so '\ud800' and '\ufffd' would name one key.
+      [() => kv.put('\ud800', 'v'), /string key must be well-formed/],
+      [() => kv.get('a\udc00'), /string key must be well-formed/],
+      [() => kv.put('k', 'tail \ud83d'), /string value must be well-formed/],
+      [() => kv.cas('k', 'x\udfff', 'v'), /string value must be well-formed/],
+      // txn specs not shaped as TxnSpec.
+      [() => loose.txn(null), /txn spec must be an object, got null/],
+      [() => loose.txn({ success: [] }), /txn compares must be an array, got undefined/],
+      [() => loose.txn({ compares: [null] }), /txn compares must hold objects, got null/],
+      [() => loose.txn({ compares: [], failure: 'put' }), /txn failure must be an array, got string/],
+      [() => loose.txn({ compares: [{ key: 'k', target: 'version', op: '=', value: '1' }] }), /non-negative integer, got "1"/],
+      // A range that ends at or before its start, the same for every operation that takes one.
+      [() => kv.deleteRange('m', { end: 'a' }), /range end must be after its start/],
+      [() => kv.txn({ compares: [], success: [{ op: 'deleteRange', start: 'm', end: 'm' }] }), /range end must be after its start/],
+      // A read from a node this client does not have (a stopped one is fine: it fails over).
+      [() => kv.get('warm', { node: 9 }), /no node 9 among this client's nodes \(1, 2, 3\)/],
+    ];
+    for (const [op, message] of cases) await expect(op()).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(message) });
+    expect(() => kv.range('m', { end: 'a' })).toThrow(/range end must be after its start/);
+    expect(() => kv.range('', { node: 0 })).toThrow(/no node 0/);
+    expect(() => kv.watch('\udc00')).toThrow(/well-formed/);
+    expect(leader.status().lastIndex).toBe(before);
+    // Surrogate pairs are well-formed, and read back as written.
+    await kv.put('emoji/😀', '😀');
+    expect(await kv.getString('emoji/😀')).toBe('😀');
+  });
+
   it('TIMEOUT when no quorum answers in time', async () => {
     const { cluster, kv } = await setup();
     const leader = cluster.leader();

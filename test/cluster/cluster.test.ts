@@ -165,6 +165,10 @@ describe('Cluster', () => {
 
   it('rejects bad options', async () => {
     await expect(Cluster.start({ nodes: 0, dir: tempDir() })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    const file = path.join(tempDir(), 'a-file');
+    fs.writeFileSync(file, 'not a directory');
+    await expect(Cluster.start({ nodes: 1, dir: file })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/cannot be a data directory/) });
+    await expect(Cluster.start({ nodes: 1, dir: path.join(file, 'below') })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     const c = await startCluster({ nodes: 1 });
     await expect(c.stopNode(9)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
