@@ -143,6 +143,13 @@ export interface StateMachine {
    * clients wait for, does not. Must not change the state or anything apply() returns.
    */
   prepare?(entries: readonly Entry[]): void;
+  /**
+   * Optional: throws (a TesseraError, INVALID_ARGUMENT for a malformed command) unless `data` is
+   * a command apply() can take. The runtime asks before proposing, because a command that is in
+   * the log and fails at apply stops every replica, on every restart. Must be a pure function of
+   * the bytes, as apply's own decoding is, and must not change the state.
+   */
+  admit?(data: Uint8Array): void;
   /** An image of the state at appliedIndex(). */
   snapshot(): Uint8Array;
   /** Replaces the whole state with a snapshot image taken at meta.index. */

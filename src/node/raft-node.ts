@@ -16,6 +16,7 @@ import { type Entry, type HardState, type Message, type NodeId, type Ready, type
 import { DEFAULT_SNAPSHOT_CHUNK_BYTES, DEFAULT_SNAPSHOT_WINDOW, SnapshotReceiver, SnapshotSender } from './snapshot-transfer.ts';
 import { assert } from '../util/assert.ts';
 import type { ApplyResult, Clock, LogStore, Random, StateMachine, Transport } from './ports.ts';
+import { checkRuntimeOptions } from './runtime-options.ts';
 
 export type Callback<T> = (error: Error | null, value?: T) => void;
 
@@ -115,6 +116,7 @@ export class RaftNode {
   private lastTickAt: number | null = null;
 
   constructor(opts: RaftNodeOptions) {
+    checkRuntimeOptions(opts);
     this.id = opts.id;
     this.clock = opts.clock;
     this.transport = opts.transport;
@@ -237,6 +239,7 @@ export class RaftNode {
     if (this.stopped) return cb(new TesseraError('CLOSED', `node ${this.id} stopped`));
     let at;
     try {
+      this.stateMachine.admit?.(data);
       at = this.raft.propose(data);
     } catch (e) {
       return cb(e as Error);

@@ -219,6 +219,15 @@ export function prepareCommands(entries: readonly Entry[]): void {
   }
 }
 
+/**
+ * Throws as applyEntry would for a command that does not decode (INVALID_ARGUMENT), so that it
+ * is refused before it enters the log. The decode is cached for the apply, as prepare's is.
+ */
+export function admitCommand(data: Uint8Array): void {
+  if (data.length === 0) throw new TesseraError('INVALID_ARGUMENT', 'an empty proposal carries no command');
+  decodeShared(data);
+}
+
 /** A Normal entry without data is a no-op too (etcd's new leaders append one), not a command. */
 function carriesCommand(e: Entry): boolean {
   return e.type !== EntryType.Empty && e.data.length > 0;

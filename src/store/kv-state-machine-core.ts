@@ -12,7 +12,7 @@ import type { KvRecord } from './kv-command.ts';
 import type { KvEvent } from './kv-events.ts';
 import { KvImageReader } from './kv-image-reader.ts';
 import { DEFAULT_KV_LIMITS, type KvLimits } from './kv-limits.ts';
-import { KvLogic, prepareCommands, type KvApplyResult, type KvRangeOptions, type KvRangePage } from './kv-logic.ts';
+import { admitCommand, KvLogic, prepareCommands, type KvApplyResult, type KvRangeOptions, type KvRangePage } from './kv-logic.ts';
 import { KvRestoreWriter } from './kv-restore-writer.ts';
 import type { KvStateMachine, SnapshotReader, SnapshotWriter } from './kv-state-machine.ts';
 
@@ -89,6 +89,11 @@ export class KvStateMachineCore implements KvStateMachine {
 
   apply(entries: readonly Entry[]): KvApplyResult[] {
     return this.current().apply(entries);
+  }
+
+  /** StateMachine.admit: the command decodes (and so passes its validation) as its apply will decode it. */
+  admit(data: Uint8Array): void {
+    admitCommand(data);
   }
 
   /** StateMachine.prepare: decodes the entries' commands ahead of their apply (needs no state). */

@@ -127,6 +127,17 @@ describe('remote client against 3 servers', () => {
     }
   });
 
+  it('refuses a malformed command with INVALID_ARGUMENT before it enters the log: no node stops', async () => {
+    await kv.put('before-garbage', 'x');
+    const leader = kv.remotes.find((r) => r.id === set.leader())!;
+    for (const garbage of [new Uint8Array([0xff, 1, 2]), new Uint8Array(0), new TextEncoder().encode('not a command')]) {
+      await expect(leader.propose(garbage)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    }
+    // Had any entered the log, its apply would have stopped all three nodes.
+    await kv.put('after-garbage', 'y');
+    for (const node of [1, 2, 3]) expect(await kv.getString('after-garbage', { node })).toBe('y');
+  });
+
   it('refuses a wrong secret', async () => {
     await expect(client(set, set.endpoints, new TextEncoder().encode('not the cluster secret, 32 bytes'))).rejects.toMatchObject({ code: 'AUTH_FAILED' });
   });

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { TesseraError } from '../../src/errors.ts';
 import { EntryType, type Entry } from '../../src/raft/types.ts';
 import { DEFAULT_KV_LIMITS } from '../../src/store/kv-limits.ts';
-import { KvLogic, prepareCommands, type KvApplyResult } from '../../src/store/kv-logic.ts';
+import { admitCommand, KvLogic, prepareCommands, type KvApplyResult } from '../../src/store/kv-logic.ts';
 import { MemoryKvBackend } from '../../src/store/memory-kv-backend.ts';
 import { b, entriesOf, put, rec } from './kv-fixtures.ts';
 
@@ -124,5 +124,17 @@ describe('prepareCommands', () => {
     const bad = { index: 1, term: 1, type: EntryType.Normal, data: new Uint8Array([0xff, 0x01]) };
     expect(() => prepareCommands([bad])).not.toThrow();
     expect(() => new KvLogic(new MemoryKvBackend(), DEFAULT_KV_LIMITS).apply([bad])).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  });
+});
+
+describe('admitCommand', () => {
+  it('refuses what apply would refuse, and passes a command whose decode apply then reuses', () => {
+    expect(() => admitCommand(new Uint8Array(0))).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => admitCommand(new Uint8Array([0xff, 0x01]))).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    const [entry] = entriesOf(1, 1, [put('a', '1')]);
+    const plain = new KvLogic(new MemoryKvBackend(), DEFAULT_KV_LIMITS).apply(entriesOf(1, 1, [put('a', '1')]));
+    admitCommand(entry!.data);
+    entry!.data.fill(0xff); // as in prepareCommands' test: only the admitted decode can still give the command
+    expect(new KvLogic(new MemoryKvBackend(), DEFAULT_KV_LIMITS).apply([entry!])).toEqual(plain);
   });
 });
