@@ -12,10 +12,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { TesseraError } from '../errors.ts';
-import type { KvBlobTable } from '../store/kv-backend.ts';
 import type { NodeId } from '../raft/types.ts';
+import type { KvBlobTable } from '../store/kv-backend.ts';
 import type { KvCommand } from '../store/kv-command.ts';
 import type { ModelCommand } from '../store/model-command.ts';
+import { checkDurationMs } from '../util/duration.ts';
 import { casExpected, txnParts, txnResult } from './commands.ts';
 import type { Endpoint } from './endpoint.ts';
 import { Lifetime, now } from './lifetime.ts';
@@ -78,14 +79,14 @@ export class Client {
   private sinceIsFresh: boolean;
 
   constructor(endpoints: readonly Endpoint[], options: ClientOptions = {}) {
-    this.timeoutMs = positive('timeoutMs', options.timeoutMs ?? CLIENT_DEFAULTS.timeoutMs);
-    this.watchIdleMs = positive('watchIdleMs', options.watchIdleMs ?? CLIENT_DEFAULTS.watchIdleMs);
+    this.timeoutMs = checkDurationMs('timeoutMs', options.timeoutMs ?? CLIENT_DEFAULTS.timeoutMs);
+    this.watchIdleMs = checkDurationMs('watchIdleMs', options.watchIdleMs ?? CLIENT_DEFAULTS.watchIdleMs);
     this.consistency = checkConsistency(options.consistency ?? CLIENT_DEFAULTS.consistency);
     const backoff = options.backoff ?? CLIENT_DEFAULTS.backoff;
-    positive('backoff.minMs', backoff.minMs);
+    checkDurationMs('backoff.minMs', backoff.minMs);
     if (!(backoff.maxMs >= backoff.minMs)) throw new TesseraError('INVALID_ARGUMENT', 'backoff.maxMs must be >= backoff.minMs');
     this.router = new Router(endpoints, this.life, {
-      attemptTimeoutMs: positive('attemptTimeoutMs', options.attemptTimeoutMs ?? CLIENT_DEFAULTS.attemptTimeoutMs),
+      attemptTimeoutMs: checkDurationMs('attemptTimeoutMs', options.attemptTimeoutMs ?? CLIENT_DEFAULTS.attemptTimeoutMs),
       backoff,
     });
     this.sessions = new SessionPool(options.clientId ?? `c-${randomBytes(12).toString('base64url')}`, options.sessions ?? CLIENT_DEFAULTS.sessions);
@@ -288,17 +289,12 @@ export class Client {
   }
 
   private timeout(options: OpOptions): number {
-    return options.timeoutMs === undefined ? this.timeoutMs : positive('timeoutMs', options.timeoutMs);
+    return options.timeoutMs === undefined ? this.timeoutMs : checkDurationMs('timeoutMs', options.timeoutMs);
   }
 
   private observe(revision: number): void {
     if (revision > this.observedRevision) this.observedRevision = revision;
   }
-}
-
-function positive(what: string, n: number): number {
-  if (!(Number.isFinite(n) && n > 0)) throw new TesseraError('INVALID_ARGUMENT', `${what} must be a positive number, got ${n}`);
-  return n;
 }
 
 function unexpected(what: string, reason: string): TesseraError {

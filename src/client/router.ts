@@ -87,7 +87,7 @@ export class Router {
         const value = await this.life.race(
           attempt(ep),
           attemptMs,
-          () => new TesseraError('TIMEOUT', `${plan.what}: node ${ep.id} did not answer within ${attemptMs} ms`),
+          () => new TesseraError('TIMEOUT', `${plan.what}: node ${ep.id} did not answer within ${Math.round(attemptMs)} ms`),
         );
         if (plan.target === 'leader') this.leader = ep.id;
         return value;

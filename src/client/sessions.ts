@@ -15,8 +15,8 @@
  */
 import { TesseraError } from '../errors.ts';
 import { encodeCommand, type KvCommand } from '../store/kv-command.ts';
-import { MAX_CLIENT_ID_BYTES } from '../store/kv-limits.ts';
-import { utf8 } from '../util/bytes.ts';
+import { MAX_CLIENT_ID_BYTES, MAX_CLIENT_SESSIONS } from '../store/kv-limits.ts';
+import { isWellFormed, utf8 } from '../util/bytes.ts';
 import type { Lifetime } from './lifetime.ts';
 
 export class Session {
@@ -68,11 +68,16 @@ export class SessionPool {
     private readonly clientId: string,
     private readonly size: number,
   ) {
-    if (!Number.isSafeInteger(size) || size < 1) throw new TesseraError('INVALID_ARGUMENT', `sessions must be a positive integer, got ${size}`);
+    if (!Number.isSafeInteger(size) || size < 1 || size > MAX_CLIENT_SESSIONS) {
+      throw new TesseraError('INVALID_ARGUMENT', `sessions must be an integer in 1..${MAX_CLIENT_SESSIONS}, got ${size}`);
+    }
+    if (typeof clientId !== 'string') throw new TesseraError('INVALID_ARGUMENT', `client id must be a string, got ${typeof clientId}`);
     const longest = utf8(`${clientId}.${size}`).length;
     if (clientId.length === 0 || longest > MAX_CLIENT_ID_BYTES) {
       throw new TesseraError('INVALID_ARGUMENT', `client id must be 1..${MAX_CLIENT_ID_BYTES - 1 - String(size).length} UTF-8 bytes`);
     }
+    // Two ids that differ only in a lone surrogate would encode alike and share sessions.
+    if (!isWellFormed(clientId)) throw new TesseraError('INVALID_ARGUMENT', 'client id must be well-formed UTF-16: it has a lone surrogate');
   }
 
   /** A session free now, or null if all are lent out. */

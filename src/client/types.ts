@@ -134,7 +134,7 @@ export interface ClientOptions {
   readonly attemptTimeoutMs?: number;
   /** Back-off between failed attempts: exponential with jitter, from minMs up to maxMs. */
   readonly backoff?: { readonly minMs: number; readonly maxMs: number };
-  /** Writes in flight at once, each under its own session (see SessionPool). Default 4. */
+  /** Writes in flight at once, each under its own session (see SessionPool). Default 4, at most MAX_CLIENT_SESSIONS. */
   readonly sessions?: number;
   /**
    * Prefix of the session ids; random if omitted. A given id may be reused by a later client

@@ -18,7 +18,7 @@ import { TesseraError } from '../errors.ts';
 import { validateKey, validateRange } from '../store/kv-command.ts';
 import type { KvRecord } from '../store/kv-command.ts';
 import { ownedBytes } from '../util/alloc.ts';
-import { asUint8Array, fromUtf8, prefixEnd, utf8 } from '../util/bytes.ts';
+import { asUint8Array, fromUtf8, isWellFormed, prefixEnd, utf8 } from '../util/bytes.ts';
 
 export type Key = string | Uint8Array;
 /** Bytes, a string, or any other value MessagePack can encode. */
@@ -65,13 +65,12 @@ export function encodeValue(value: Value): Uint8Array {
 }
 
 /**
- * `s`, if it has no lone surrogate. UTF-8 cannot encode one: TextEncoder would store U+FFFD in
- * its place, so two different strings would name the same key, and a value would read back
- * changed. Refused instead, as decodeString refuses bytes that are not UTF-8.
+ * `s`, if it has no lone surrogate: UTF-8 would store U+FFFD in its place, so two different
+ * strings would name the same key, and a value would read back changed. Refused instead, as
+ * decodeString refuses bytes that are not UTF-8.
  */
 function wellFormed(what: string, s: string): string {
-  // String.prototype.isWellFormed is in Node 20 (V8 11.3) but not in TypeScript's ES2022 lib.
-  if (!(s as unknown as { isWellFormed(): boolean }).isWellFormed()) {
+  if (!isWellFormed(s)) {
     throw new TesseraError('INVALID_ARGUMENT', `a string ${what} must be well-formed UTF-16: it has a lone surrogate, which UTF-8 cannot encode`);
   }
   return s;

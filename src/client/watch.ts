@@ -89,11 +89,13 @@ export class Watch implements AsyncIterableIterator<WatchEvent> {
 
   private async step(): Promise<IteratorResult<WatchEvent>> {
     try {
-      while (this.buffer.length === 0) {
+      for (;;) {
+        // Checked before the buffer, so nothing read ahead is delivered after a close.
         if (this.finished || this.stoppedByUser) return { done: true, value: undefined };
+        this.ctx.life.check();
+        if (this.buffer.length > 0) return { done: false, value: this.buffer.shift()! };
         await this.fill();
       }
-      return { done: false, value: this.buffer.shift()! };
     } catch (e) {
       if (this.stoppedByUser) return { done: true, value: undefined };
       this.finished = true;

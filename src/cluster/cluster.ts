@@ -21,10 +21,11 @@ import { TesseraError } from '../errors.ts';
 import { InProcessNetwork } from '../net/in-process-transport.ts';
 import type { NodeId } from '../raft/types.ts';
 import { makeDataDirectory } from '../store/lmdb-env.ts';
+import { checkClusterId } from '../util/cluster-id.ts';
 import { checkClusterManifest, readClusterManifest, writeClusterManifest } from './identity.ts';
 import { LocalEndpoint } from './local-endpoint.ts';
 import { Node } from './node.ts';
-import { DEFAULT_TUNING, maxElectionTimeoutMs, type NodeTuning } from './tuning.ts';
+import { checkTuning, DEFAULT_TUNING, maxElectionTimeoutMs, type NodeTuning } from './tuning.ts';
 
 export interface ClusterOptions extends NodeTuning {
   /** Number of nodes (voters), 1..MAX_CLUSTER_NODES. */
@@ -78,7 +79,8 @@ export class Cluster {
     if (!Number.isSafeInteger(nodes) || nodes < 1 || nodes > MAX_CLUSTER_NODES) {
       throw new TesseraError('INVALID_ARGUMENT', `nodes must be an integer in 1..${MAX_CLUSTER_NODES}, got ${nodes}`);
     }
-    if (options.clusterId !== undefined && options.clusterId.length === 0) throw new TesseraError('INVALID_ARGUMENT', 'cluster id is empty');
+    if (options.clusterId !== undefined) checkClusterId(options.clusterId);
+    checkTuning(options);
     makeDataDirectory(dir);
     const manifest = readClusterManifest(dir);
     if (manifest) checkClusterManifest(dir, manifest, { nodes, ...(options.clusterId !== undefined && { clusterId: options.clusterId }) });

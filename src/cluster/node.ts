@@ -21,8 +21,9 @@ import type { KvApplyResult, KvEvent, KvRangeOptions, KvRangePage } from '../sto
 import { makeDataDirectory } from '../store/lmdb-env.ts';
 import { LmdbKvStateMachine } from '../store/lmdb-kv.ts';
 import { LmdbLogStore } from '../store/lmdb-log-store.ts';
+import { checkClusterId } from '../util/cluster-id.ts';
 import { checkNodeIdentity, readNodeIdentity, writeNodeIdentity } from './identity.ts';
-import { DEFAULT_TUNING, type NodeTuning } from './tuning.ts';
+import { checkTuning, DEFAULT_TUNING, raftOptions, type NodeTuning } from './tuning.ts';
 
 export interface NodeOptions extends NodeTuning {
   readonly id: NodeId;
@@ -68,7 +69,8 @@ export class Node {
   static async open(options: NodeOptions): Promise<Node> {
     const { id, dir, clusterId } = options;
     if (!Number.isSafeInteger(id) || id < 1) throw new TesseraError('INVALID_ARGUMENT', `node id must be a positive integer, got ${id}`);
-    if (clusterId.length === 0) throw new TesseraError('INVALID_ARGUMENT', 'cluster id is empty');
+    checkClusterId(clusterId);
+    checkTuning(options);
     const voters = [...new Set([...options.peers, id])].sort((a, b) => a - b);
     for (const v of voters) if (!Number.isSafeInteger(v) || v < 1) throw new TesseraError('INVALID_ARGUMENT', `bad peer id ${v}`);
 
@@ -103,12 +105,7 @@ export class Node {
         ...(options.snapshotEvery !== undefined && { snapshotEvery: options.snapshotEvery }),
         ...(options.snapshotChunkBytes !== undefined && { snapshotChunkBytes: options.snapshotChunkBytes }),
         ...(options.snapshotWindow !== undefined && { snapshotWindow: options.snapshotWindow }),
-        raft: {
-          ...options.raft,
-          electionTick: options.electionTick ?? DEFAULT_TUNING.electionTick,
-          heartbeatTick: options.heartbeatTick ?? DEFAULT_TUNING.heartbeatTick,
-          leaseReads: options.leaseReads ?? null,
-        },
+        raft: raftOptions(options),
         observer: node.observer(options.observer ?? {}),
         onFatal: fatal,
       });

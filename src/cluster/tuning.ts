@@ -3,7 +3,8 @@
  * ticks (1-2 s), a heartbeat every tick. Tests shrink tickMs to make elections take ~100-200 ms;
  * the ratios between the knobs are what Raft's liveness depends on, not their absolute values.
  */
-import type { RaftConfig } from '../raft/config.ts';
+import { checkRuntimeOptions } from '../node/runtime-options.ts';
+import { raftConfig, type RaftConfig } from '../raft/config.ts';
 import type { KvLimits } from '../store/kv-limits.ts';
 
 export interface NodeTuning {
@@ -39,6 +40,25 @@ export interface NodeTuning {
 }
 
 export const DEFAULT_TUNING = Object.freeze({ tickMs: 100, electionTick: 10, heartbeatTick: 1 });
+
+/** The Raft settings a node with this tuning runs with (id, voters and applied are the node's). */
+export function raftOptions(t: NodeTuning): Partial<RaftConfig> {
+  return {
+    ...t.raft,
+    electionTick: t.electionTick ?? DEFAULT_TUNING.electionTick,
+    heartbeatTick: t.heartbeatTick ?? DEFAULT_TUNING.heartbeatTick,
+    leaseReads: t.leaseReads ?? null,
+  };
+}
+
+/**
+ * INVALID_ARGUMENT for a bad knob, before anything is opened or written: the node's own options
+ * and its Raft settings (tried on a stand-in id and voter set; the node checks its real ones).
+ */
+export function checkTuning(t: NodeTuning): void {
+  checkRuntimeOptions(t);
+  raftConfig({ ...raftOptions(t), id: 1, voters: [1] });
+}
 
 /** The longest a healthy follower waits before campaigning (2T ticks). */
 export function maxElectionTimeoutMs(t: NodeTuning): number {

@@ -34,21 +34,25 @@ export interface RaftConfig {
   readonly leaseReads: { readonly maxClockDrift: number } | null;
 }
 
+const DEFAULTS: Omit<RaftConfig, 'id' | 'voters'> = {
+  electionTick: 10,
+  heartbeatTick: 1,
+  preVote: true,
+  checkQuorum: true,
+  maxSizePerMsg: DEFAULT_MAX_SIZE_PER_MSG,
+  maxInflightMsgs: DEFAULT_MAX_INFLIGHT_MSGS,
+  maxInflightBytes: DEFAULT_MAX_INFLIGHT_BYTES,
+  maxUncommittedBytes: DEFAULT_MAX_UNCOMMITTED_BYTES,
+  maxCommittedBytesPerReady: DEFAULT_MAX_SIZE_PER_MSG * 16,
+  applied: 0,
+  leaseReads: null,
+};
+
+/** A misspelt option would otherwise be ignored without a word. */
+const KNOWN_OPTIONS: ReadonlySet<string> = new Set([...Object.keys(DEFAULTS), 'id', 'voters']);
+
 export function raftConfig(partial: Partial<RaftConfig> & Pick<RaftConfig, 'id' | 'voters'>): RaftConfig {
-  const cfg: RaftConfig = {
-    electionTick: 10,
-    heartbeatTick: 1,
-    preVote: true,
-    checkQuorum: true,
-    maxSizePerMsg: DEFAULT_MAX_SIZE_PER_MSG,
-    maxInflightMsgs: DEFAULT_MAX_INFLIGHT_MSGS,
-    maxInflightBytes: DEFAULT_MAX_INFLIGHT_BYTES,
-    maxUncommittedBytes: DEFAULT_MAX_UNCOMMITTED_BYTES,
-    maxCommittedBytesPerReady: DEFAULT_MAX_SIZE_PER_MSG * 16,
-    applied: 0,
-    leaseReads: null,
-    ...partial,
-  };
+  const cfg: RaftConfig = { ...DEFAULTS, ...partial };
   validate(cfg);
   return cfg;
 }
@@ -57,14 +61,25 @@ function validate(c: RaftConfig): void {
   const bad = (what: string) => {
     throw new TesseraError('INVALID_ARGUMENT', `raft config: ${what}`);
   };
-  if (!Number.isInteger(c.id) || c.id <= 0) bad('id must be a positive integer');
-  if (c.heartbeatTick < 1) bad('heartbeatTick must be >= 1');
+  for (const key of Object.keys(c)) if (!KNOWN_OPTIONS.has(key)) bad(`unknown option ${key}`);
+  // Integers, so that NaN (which fails every comparison) cannot slip past a bound.
+  const count = (what: keyof RaftConfig, n: number, min: number, max = Number.MAX_SAFE_INTEGER) => {
+    if (!Number.isSafeInteger(n) || n < min || n > max) bad(`${what} must be an integer in [${min}, ${max}], got ${String(n)}`);
+  };
+  count('id', c.id, 1);
+  count('heartbeatTick', c.heartbeatTick, 1);
+  count('electionTick', c.electionTick, 1);
   if (c.electionTick <= c.heartbeatTick) bad('electionTick must be > heartbeatTick');
-  if (c.maxInflightMsgs < 1) bad('maxInflightMsgs must be >= 1');
-  if (c.maxSizePerMsg < 1 || c.maxSizePerMsg > MAX_MESSAGE_BYTES / 2) bad(`maxSizePerMsg must be in [1, ${MAX_MESSAGE_BYTES / 2}]`);
-  if (c.maxUncommittedBytes < 1) bad('maxUncommittedBytes must be >= 1');
+  count('maxInflightMsgs', c.maxInflightMsgs, 1);
+  count('maxSizePerMsg', c.maxSizePerMsg, 1, MAX_MESSAGE_BYTES / 2);
+  count('maxInflightBytes', c.maxInflightBytes, 1);
+  count('maxUncommittedBytes', c.maxUncommittedBytes, 1);
+  count('maxCommittedBytesPerReady', c.maxCommittedBytesPerReady, 1);
+  count('applied', c.applied, 0);
+  if (typeof c.preVote !== 'boolean' || typeof c.checkQuorum !== 'boolean') bad('preVote and checkQuorum must be booleans');
+  if (!Array.isArray(c.voters)) bad('voters must be an array of node ids');
+  for (const v of c.voters) count('voters', v, 1);
   if (new Set(c.voters).size !== c.voters.length) bad('voters must be distinct');
-  if (c.applied < 0) bad('applied must be >= 0');
   if (c.leaseReads) {
     if (!c.checkQuorum) bad('leaseReads requires checkQuorum');
     const d = c.leaseReads.maxClockDrift;

@@ -9,6 +9,8 @@
 export const SESSION_IDLE_ENTRIES = 1_000_000;
 /** Most sessions kept; opening one more expires the least recently used. */
 export const MAX_SESSIONS = 10_000;
+/** Most sessions one client may use: a client with more could expire every other client's sessions. */
+export const MAX_CLIENT_SESSIONS = MAX_SESSIONS / 10;
 /** Watch events kept (whole revisions are trimmed, oldest first, past this many). */
 export const EVENT_HISTORY = 100_000;
 

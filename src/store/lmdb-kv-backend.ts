@@ -10,6 +10,7 @@ import { TesseraError } from '../errors.ts';
 import { assert } from '../util/assert.ts';
 import { copyBytes } from '../util/alloc.ts';
 import { asUint8Array } from '../util/bytes.ts';
+import { checkDurationMs } from '../util/duration.ts';
 import { KV_TABLES, type KvBackend, type KvEntry, type KvSnapshotView, type KvTable } from './kv-backend.ts';
 import { buf, openBinaryDb, openEnv, syncEnv, type BinaryDb } from './lmdb-env.ts';
 
@@ -70,8 +71,7 @@ export class LmdbKvBackend implements KvBackend {
    * STATE_COMMIT_WINDOW_MS) is how long a group of asynchronous batches stays open.
    */
   static open(dir: string, options: LmdbKvBackendOptions = {}): LmdbKvBackend {
-    const window = options.commitWindowMs ?? STATE_COMMIT_WINDOW_MS;
-    if (!(Number.isFinite(window) && window > 0)) throw new TesseraError('INVALID_ARGUMENT', `commitWindowMs must be a positive number of milliseconds, got ${window}`);
+    const window = checkDurationMs('commitWindowMs', options.commitWindowMs ?? STATE_COMMIT_WINDOW_MS);
     const env = openEnv(dir, { lazyMetaSync: options.lazyMetaSync ?? false });
     const dbs = Object.fromEntries(KV_TABLES.map((t) => [t, openBinaryDb(env, t)])) as Record<KvTable, BinaryDb>;
     const backend = new LmdbKvBackend(dir, env, dbs, window);

@@ -25,6 +25,7 @@ import type { DurableCallback, LogStore, LogStoreState } from '../node/ports.ts'
 import { EMPTY_HARD_STATE, NONE, entrySize, type Entry, type HardState, type Snapshot, type SnapshotMeta } from '../raft/types.ts';
 import { assert } from '../util/assert.ts';
 import { asUint8Array, utf8 } from '../util/bytes.ts';
+import { checkClusterId } from '../util/cluster-id.ts';
 import { readU64be } from '../util/u64be.ts';
 import { batchStartedNow, buf, claimDirectory, closeAndRelease, makeDataDirectory, openBinaryDb, openEnv, type BinaryDb, type DirectoryClaim } from './lmdb-env.ts';
 import {
@@ -128,7 +129,7 @@ export class LmdbLogStore implements LogStore {
    */
   static open(dir: string, options: LmdbLogStoreOptions): LmdbLogStore {
     const { clusterId, nodeId } = options;
-    if (clusterId.length === 0) throw new TesseraError('INVALID_ARGUMENT', 'cluster id is empty');
+    checkClusterId(clusterId);
     if (!Number.isSafeInteger(nodeId) || nodeId <= NONE) throw new TesseraError('INVALID_ARGUMENT', `bad node id ${nodeId}`);
     makeDataDirectory(dir);
     const claim = claimDirectory(dir);

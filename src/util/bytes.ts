@@ -46,6 +46,15 @@ export function utf8(s: string): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
+/**
+ * Whether `s` has no lone surrogate, so that utf8(s) keeps it: UTF-8 cannot encode one, and
+ * utf8() would store U+FFFD instead, making two different strings the same bytes.
+ */
+export function isWellFormed(s: string): boolean {
+  // String.prototype.isWellFormed is in Node 20 (V8 11.3) but not in TypeScript's ES2022 lib.
+  return (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+}
+
 /** Throws on invalid UTF-8 rather than substituting U+FFFD, so a decode never silently changes data. */
 export function fromUtf8(bytes: Uint8Array): string {
   return decoder.decode(bytes);

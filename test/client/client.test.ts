@@ -4,6 +4,7 @@ import { decodeMsgpack, encodeValue } from '../../src/client/values.ts';
 import type { Cluster } from '../../src/cluster/cluster.ts';
 import { MAX_ENTRY_BYTES, MAX_KEY_BYTES } from '../../src/limits.ts';
 import { decodeCommand } from '../../src/store/kv-command.ts';
+import { MAX_CLIENT_SESSIONS } from '../../src/store/kv-limits.ts';
 import { utf8 } from '../../src/util/bytes.ts';
 import { b, s, startCluster, startSuiteCluster } from '../cluster/harness.ts';
 import { logEntries } from '../cluster/node-log.ts';
@@ -277,6 +278,13 @@ describe('Client: input errors are raised before anything is proposed', () => {
     expect(() => kv.range('', { node: 0 })).toThrow(/no node 0/);
     expect(() => kv.watch('\udc00')).toThrow(/well-formed/);
     expect(leader.status().lastIndex).toBe(before);
+    // Client options: a client id that would encode like another, more sessions than one
+    // client may hold, a timeout no timer can wait for.
+    expect(() => cluster.client({ clientId: 'a\ud800' })).toThrow(/client id must be well-formed/);
+    expect(() => cluster.client({ sessions: MAX_CLIENT_SESSIONS + 1 })).toThrow(/sessions must be an integer in 1\.\.1000/);
+    expect(() => cluster.client({ timeoutMs: 2 ** 31 })).toThrow(/timeoutMs must be a number of milliseconds/);
+    await expect(kv.put('k', 'v', { timeoutMs: Number.NaN })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    cluster.client({ sessions: MAX_CLIENT_SESSIONS });
     // Surrogate pairs are well-formed, and read back as written.
     await kv.put('emoji/😀', '😀');
     expect(await kv.getString('emoji/😀')).toBe('😀');

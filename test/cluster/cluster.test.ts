@@ -169,6 +169,27 @@ describe('Cluster', () => {
     fs.writeFileSync(file, 'not a directory');
     await expect(Cluster.start({ nodes: 1, dir: file })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/cannot be a data directory/) });
     await expect(Cluster.start({ nodes: 1, dir: path.join(file, 'below') })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    // Bad tuning and cluster ids are refused before anything is written: the directory stays unmade.
+    const unmade = path.join(tempDir(), 'unmade');
+    const badOptions: [object, RegExp][] = [
+      [{ tickMs: 0 }, /tickMs must be a number of milliseconds/],
+      [{ tickMs: Number.NaN }, /tickMs/],
+      [{ tickMs: 2 ** 31 }, /tickMs/],
+      [{ requestTimeoutMs: -1 }, /requestTimeoutMs/],
+      [{ snapshotEvery: 0 }, /snapshotEvery must be an integer/],
+      [{ snapshotChunkBytes: 0 }, /snapshotChunkBytes must be an integer in 1\.\.4194304/],
+      [{ snapshotChunkBytes: 8 * 1024 * 1024 }, /snapshotChunkBytes/],
+      [{ snapshotWindow: 65 }, /snapshotWindow must be an integer in 1\.\.64/],
+      [{ electionTick: Number.NaN }, /raft config: electionTick/],
+      [{ raft: { preVotes: false } }, /raft config: unknown option preVotes/],
+      [{ clusterId: 42 }, /cluster id must be a string/],
+      [{ clusterId: 'x'.repeat(257) }, /cluster id must have 1 to 256 UTF-8 bytes/],
+      [{ clusterId: 'a\ud800' }, /lone surrogate/],
+    ];
+    for (const [bad, message] of badOptions) {
+      await expect(Cluster.start({ nodes: 1, dir: unmade, ...bad } as never), JSON.stringify(bad)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(message) });
+    }
+    expect(fs.existsSync(unmade)).toBe(false);
     const c = await startCluster({ nodes: 1 });
     await expect(c.stopNode(9)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Node } from '../../src/cluster/node.ts';
@@ -86,9 +87,24 @@ describe('Node', () => {
     expect(await node.propose(encodeCommand({ op: 'put', key: b('x'), value: b('1') }))).toMatchObject({ ok: true });
   });
 
+  it('refuses a proposal that is not a command (INVALID_ARGUMENT) instead of logging it and stopping at its apply', async () => {
+    const node = await single(tempDir());
+    await untilLeader(node);
+    const before = node.status().lastIndex;
+    await expect(node.propose(new Uint8Array([0xff, 0]))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(node.status().lastIndex).toBe(before);
+    expect(node.isUp).toBe(true);
+    expect(await node.propose(encodeCommand({ op: 'put', key: b('x'), value: b('1') }))).toMatchObject({ ok: true });
+  });
+
   it('rejects bad options', async () => {
     const net = new InProcessNetwork();
     await expect(Node.open({ id: 0, dir: tempDir(), peers: [], transport: net, clusterId: 'c' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(Node.open({ id: 1, dir: tempDir(), peers: [1], transport: net, clusterId: '' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    // The same checks as Cluster.start, before the directory is made.
+    const unmade = path.join(tempDir(), 'unmade');
+    await expect(Node.open({ id: 1, dir: unmade, peers: [], transport: net, clusterId: 'c', snapshotWindow: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(Node.open({ id: 1, dir: unmade, peers: [], transport: net, clusterId: 'c', raft: { maxInflightMsgs: Number.NaN } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(fs.existsSync(unmade)).toBe(false);
   });
 });

@@ -22,12 +22,13 @@
 import type net from 'node:net';
 import { TesseraError } from '../../errors.ts';
 import type { NodeId } from '../../raft/types.ts';
+import { checkClusterId } from '../../util/cluster-id.ts';
 import { decodePreamble } from './client-codec.ts';
 import { ClientConnection } from './client-connection.ts';
 import { DEFAULT_CLIENT_LIMITS, type ClientLimits } from './client-limits.ts';
 import { CLIENT_PRINCIPAL_ID, CLIENT_PROTOCOL_VERSION, type ClientService } from './client-protocol.ts';
 import { FrameDecoder } from './frame.ts';
-import { HANDSHAKE_MAX_FRAME_BYTES, MAX_CLUSTER_ID_BYTES } from './handshake-messages.ts';
+import { HANDSHAKE_MAX_FRAME_BYTES } from './handshake-messages.ts';
 import { MIN_SECRET_BYTES } from './handshake.ts';
 import { LogOnce, defaultTcpLog, type TcpLog } from './log-once.ts';
 import { OpenSockets } from './open-sockets.ts';
@@ -294,7 +295,7 @@ function remoteName(socket: net.Socket): string {
 function checkOptions(o: ClientServerOptions): void {
   const bad = (what: string) => new TesseraError('INVALID_ARGUMENT', what);
   if (!Number.isSafeInteger(o.nodeId) || o.nodeId < 1 || o.nodeId >= CLIENT_PRINCIPAL_ID) throw bad(`node id must be an integer in 1..${CLIENT_PRINCIPAL_ID - 1}, got ${o.nodeId}`);
-  if (o.clusterId.length === 0 || Buffer.byteLength(o.clusterId, 'utf8') > MAX_CLUSTER_ID_BYTES) throw bad(`cluster id must have 1 to ${MAX_CLUSTER_ID_BYTES} UTF-8 bytes`);
+  checkClusterId(o.clusterId);
   if (o.secret.byteLength < MIN_SECRET_BYTES) throw bad(`the cluster secret must have at least ${MIN_SECRET_BYTES} bytes`);
   if (!Number.isInteger(o.listen.port) || o.listen.port < 0 || o.listen.port > 65535) throw bad(`bad listen port ${o.listen.port}`);
   for (const [key, value] of Object.entries(o.limits ?? {})) {

@@ -11,6 +11,7 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { TesseraError } from '../../errors.ts';
+import { MAX_CLUSTER_ID_BYTES } from '../../limits.ts';
 import type { NodeId } from '../../raft/types.ts';
 import { encodeFrame } from './frame.ts';
 import { bytes, nodeId, protocolError, str, tuple, uint } from './wire-schema.ts';
@@ -20,8 +21,6 @@ export const HANDSHAKE_VERSION = 1;
 export const NONCE_BYTES = 32;
 /** HMAC-SHA256 output. */
 export const PROOF_BYTES = 32;
-/** Cluster ids are names, not documents; the bound keeps hello frames small. */
-export const MAX_CLUSTER_ID_BYTES = 256;
 /** Every handshake frame fits easily; an unauthenticated peer can make us buffer no more. */
 export const HANDSHAKE_MAX_FRAME_BYTES = 4 * 1024;
 /** Channels a client may ask for (the network uses a few: control, bulk). */

@@ -28,12 +28,12 @@ import { createHmac, randomBytes as cryptoRandomBytes, timingSafeEqual } from 'n
 import { TesseraError } from '../../errors.ts';
 import type { NodeId } from '../../raft/types.ts';
 import { asUint8Array } from '../../util/bytes.ts';
+import { checkClusterId } from '../../util/cluster-id.ts';
 import { FrameDecoder } from './frame.ts';
 import {
   HANDSHAKE_MAX_FRAME_BYTES,
   HANDSHAKE_VERSION,
   MAX_CHANNEL,
-  MAX_CLUSTER_ID_BYTES,
   NONCE_BYTES,
   decodeHandshakeMessage,
   encodeHandshakeFrame,
@@ -260,9 +260,7 @@ function step(
 
 function checkCommon(o: CommonOptions): void {
   if (!Number.isSafeInteger(o.self) || o.self < 1) throw new TesseraError('INVALID_ARGUMENT', `bad node id ${o.self}`);
-  if (o.clusterId.length === 0 || Buffer.byteLength(o.clusterId, 'utf8') > MAX_CLUSTER_ID_BYTES) {
-    throw new TesseraError('INVALID_ARGUMENT', `cluster id must have 1 to ${MAX_CLUSTER_ID_BYTES} UTF-8 bytes`);
-  }
+  checkClusterId(o.clusterId);
   if (o.secret.byteLength < MIN_SECRET_BYTES) throw new TesseraError('INVALID_ARGUMENT', `the cluster secret must have at least ${MIN_SECRET_BYTES} bytes`);
 }
 

@@ -13,9 +13,9 @@ import type net from 'node:net';
 import { TesseraError } from '../../errors.ts';
 import type { Transport } from '../../node/ports.ts';
 import type { Message, NodeId } from '../../raft/types.ts';
+import { checkClusterId } from '../../util/cluster-id.ts';
 import type { Network, Receiver } from '../network.ts';
 import { MIN_SECRET_BYTES } from './handshake.ts';
-import { MAX_CLUSTER_ID_BYTES } from './handshake-messages.ts';
 import { InboundConnection } from './inbound.ts';
 import { laneOf, type Lane } from './lanes.ts';
 import { LogOnce, defaultTcpLog, type TcpLog } from './log-once.ts';
@@ -297,7 +297,7 @@ export class TcpNetwork implements Network {
 function checkOptions(o: TcpNetworkOptions): void {
   const bad = (what: string) => new TesseraError('INVALID_ARGUMENT', what);
   if (!Number.isSafeInteger(o.nodeId) || o.nodeId < 1) throw bad(`node id must be a positive integer, got ${o.nodeId}`);
-  if (o.clusterId.length === 0 || Buffer.byteLength(o.clusterId, 'utf8') > MAX_CLUSTER_ID_BYTES) throw bad(`cluster id must have 1 to ${MAX_CLUSTER_ID_BYTES} UTF-8 bytes`);
+  checkClusterId(o.clusterId);
   if (o.secret.byteLength < MIN_SECRET_BYTES) throw bad(`the cluster secret must have at least ${MIN_SECRET_BYTES} bytes`);
   for (const [id, a] of o.peers) {
     if (!Number.isSafeInteger(id) || id < 1) throw bad(`bad peer id ${id}`);
