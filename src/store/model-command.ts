@@ -93,7 +93,8 @@ export function validateModelCommand(cmd: ModelCommand): void {
       validateModelName(cmd.model);
       validateCount(cmd.worker, 'worker');
       validateCount(cmd.clock, 'clock');
-      if (!Number.isFinite(cmd.lr)) throw new TesseraError('INVALID_ARGUMENT', `learning rate must be finite, got ${cmd.lr}`);
+      // Checked as the float32 the replicas decode (f32Bits): 1e39 is a finite double but no float32.
+      if (!Number.isFinite(Math.fround(cmd.lr))) throw new TesseraError('INVALID_ARGUMENT', `learning rate must be a finite float32, got ${cmd.lr}`);
       return;
   }
 }

@@ -6,7 +6,7 @@
  */
 import { TesseraError } from '../errors.ts';
 import { ByteReader, ByteWriter } from '../util/byte-codec.ts';
-import { utf8 } from '../util/bytes.ts';
+import { isWellFormed, utf8 } from '../util/bytes.ts';
 import {
   CHUNK_HASH_BYTES,
   MAX_CHUNK_BYTES,
@@ -79,17 +79,39 @@ export function chunkCount(byteLength: number, chunkBytes: number): number {
   return Math.ceil(byteLength / chunkBytes);
 }
 
-export function validateManifest(m: ModelManifest): void {
-  if (m.tensors.length > MAX_TENSORS_PER_VERSION) {
-    throw new TesseraError('INVALID_ARGUMENT', `${m.tensors.length} tensors, limit ${MAX_TENSORS_PER_VERSION}`);
+/**
+ * What a manifest says about its tensors and metadata, apart from chunks: known before a single
+ * chunk is written, so a save checks it first and a bad name or shape uploads nothing.
+ */
+export function validateManifestLayout(
+  tensors: readonly { readonly name: string; readonly dtype: string; readonly shape: readonly number[] }[],
+  metadata: ModelManifest['metadata'],
+): void {
+  if (tensors.length > MAX_TENSORS_PER_VERSION) {
+    throw new TesseraError('INVALID_ARGUMENT', `${tensors.length} tensors, limit ${MAX_TENSORS_PER_VERSION}`);
   }
   const names = new Set<string>();
-  for (const t of m.tensors) {
+  for (const t of tensors) {
     validateTensorName(t.name);
     if (names.has(t.name)) throw new TesseraError('INVALID_ARGUMENT', `tensor ${JSON.stringify(t.name)} appears twice`);
     names.add(t.name);
     if (!isManifestDtype(t.dtype)) throw new TesseraError('INVALID_ARGUMENT', `tensor ${t.name}: unknown dtype ${String(t.dtype)}`);
     if (t.shape.length > MAX_TENSOR_RANK) throw new TesseraError('INVALID_ARGUMENT', `tensor ${t.name}: rank ${t.shape.length}, limit ${MAX_TENSOR_RANK}`);
+    elementCount(t.shape);
+  }
+  if (metadata.length > MAX_METADATA_ENTRIES) throw new TesseraError('INVALID_ARGUMENT', `${metadata.length} metadata entries, limit ${MAX_METADATA_ENTRIES}`);
+  for (let i = 0; i < metadata.length; i++) {
+    const [k, v] = metadata[i]!;
+    if (typeof k !== 'string' || typeof v !== 'string') throw new TesseraError('INVALID_ARGUMENT', 'metadata keys and values must be strings');
+    if (!isWellFormed(k) || !isWellFormed(v)) throw new TesseraError('INVALID_ARGUMENT', `metadata ${JSON.stringify(k)}: a lone surrogate, which UTF-8 cannot hold`);
+    if (utf8(v).length > MAX_METADATA_VALUE_BYTES) throw new TesseraError('INVALID_ARGUMENT', `metadata ${k} is longer than ${MAX_METADATA_VALUE_BYTES} bytes`);
+    if (i > 0 && !(metadata[i - 1]![0] < k)) throw new TesseraError('INVALID_ARGUMENT', 'metadata must be sorted by key without duplicates');
+  }
+}
+
+export function validateManifest(m: ModelManifest): void {
+  validateManifestLayout(m.tensors, m.metadata);
+  for (const t of m.tensors) {
     const size = DTYPE_BYTES[t.dtype];
     if (!Number.isSafeInteger(t.chunkBytes) || t.chunkBytes < size || t.chunkBytes > MAX_CHUNK_BYTES || t.chunkBytes % size !== 0) {
       throw new TesseraError('INVALID_ARGUMENT', `tensor ${t.name}: chunk size ${t.chunkBytes} is not a multiple of ${size} in ${size}..${MAX_CHUNK_BYTES}`);
@@ -97,13 +119,6 @@ export function validateManifest(m: ModelManifest): void {
     const want = chunkCount(tensorByteLength(t), t.chunkBytes);
     if (t.chunks.length !== want) throw new TesseraError('INVALID_ARGUMENT', `tensor ${t.name}: ${t.chunks.length} chunks, expected ${want}`);
     for (const h of t.chunks) validateChunkHash(h);
-  }
-  if (m.metadata.length > MAX_METADATA_ENTRIES) throw new TesseraError('INVALID_ARGUMENT', `${m.metadata.length} metadata entries, limit ${MAX_METADATA_ENTRIES}`);
-  for (let i = 0; i < m.metadata.length; i++) {
-    const [k, v] = m.metadata[i]!;
-    if (typeof k !== 'string' || typeof v !== 'string') throw new TesseraError('INVALID_ARGUMENT', 'metadata keys and values must be strings');
-    if (utf8(v).length > MAX_METADATA_VALUE_BYTES) throw new TesseraError('INVALID_ARGUMENT', `metadata ${k} is longer than ${MAX_METADATA_VALUE_BYTES} bytes`);
-    if (i > 0 && !(m.metadata[i - 1]![0] < k)) throw new TesseraError('INVALID_ARGUMENT', 'metadata must be sorted by key without duplicates');
   }
 }
 
@@ -114,15 +129,17 @@ export function validateChunkHash(h: Uint8Array): void {
 }
 
 function validateTensorName(name: string): void {
+  if (typeof name !== 'string') throw new TesseraError('INVALID_ARGUMENT', `a tensor name must be a string, got ${typeof name}`);
   const n = utf8(name).length;
-  if (typeof name !== 'string' || n === 0 || n > MAX_TENSOR_NAME_BYTES || name.includes('\0')) {
-    throw new TesseraError('INVALID_ARGUMENT', `tensor name must be 1..${MAX_TENSOR_NAME_BYTES} bytes without NUL`);
+  if (n === 0 || n > MAX_TENSOR_NAME_BYTES || name.includes('\0') || !isWellFormed(name)) {
+    throw new TesseraError('INVALID_ARGUMENT', `tensor name must be 1..${MAX_TENSOR_NAME_BYTES} UTF-8 bytes without NUL or a lone surrogate`);
   }
 }
 
 /** Metadata as the manifest keeps it: sorted entries of a string→string record. */
 export function metadataEntries(meta: Readonly<Record<string, string>> | undefined): [string, string][] {
   if (meta === undefined) return [];
+  if (typeof meta !== 'object' || meta === null) throw new TesseraError('INVALID_ARGUMENT', `metadata must be an object of strings, got ${meta === null ? 'null' : typeof meta}`);
   return Object.keys(meta)
     .sort()
     .map((k) => [k, meta[k]!]);

@@ -44,7 +44,8 @@ export async function importSafetensors(store: TensorStore, model: string, file:
       shards.push({ handle, header });
     }
     const where = new Map<string, { handle: FileHandle; position: number; spec: TensorSpec }>();
-    const metadata: Record<string, string> = {};
+    // No prototype: a file's "__proto__" key is then a key like any other, not a prototype change.
+    const metadata: Record<string, string> = Object.create(null) as Record<string, string>;
     for (const { handle, header } of shards) {
       Object.assign(metadata, header.metadata);
       for (const t of header.tensors) {

@@ -13,6 +13,7 @@ import type { KvResult } from '../store/kv-result.ts';
 import type { ParamSync } from '../store/model-command.ts';
 import { paramKey, validateModelName } from '../store/model-keys.ts';
 import { decodeParamState, type ParamState } from '../store/param-state.ts';
+import { byteLength } from './dtype.ts';
 import type { Tensor } from './tensor.ts';
 import type { TensorClient, TensorReadOptions } from './tensor-client.ts';
 import { memorySource, type TensorsInput } from './tensor-source.ts';
@@ -70,6 +71,8 @@ export class ParameterServer {
 export class ParameterWorker {
   /** Pushes accepted from this worker; null until read from the store (resume after a restart). */
   private clockValue: number | null = null;
+  /** The parameters in the order the store applies gradients, from the last pull. */
+  private params: readonly { readonly name: string; readonly shape: readonly number[] }[] | null = null;
 
   constructor(
     private readonly server: ParameterServer,
@@ -93,17 +96,21 @@ export class ParameterWorker {
       const clock = snap.clocks[this.id];
       if (clock === undefined) throw new TesseraError('INVALID_ARGUMENT', `worker ${this.id} is not one of the ${snap.clocks.length} workers of ${this.model}`);
       this.clockValue = clock;
+      this.params = [...snap.tensors].map(([name, t]) => ({ name, shape: t.shape }));
       if (mayCompute(snap, clock)) return snap;
       if (Date.now() > deadline) throw new TesseraError('TIMEOUT', `worker ${this.id} of ${this.model} waited too long for the other workers`);
       await sleep(delay);
     }
   }
 
-  /** Pushes gradients (float32, one per parameter, in parameter order or by name) at this worker's clock. */
+  /**
+   * Pushes gradients at this worker's clock: by parameter name, one F32 tensor of the
+   * parameter's shape for every parameter (INVALID_ARGUMENT otherwise: the store applies them in
+   * parameter order, so a gradient must never land on another parameter).
+   */
   async push(grads: TensorsInput, options: { readonly lr: number; readonly timeoutMs?: number; readonly waitTimeoutMs?: number }): Promise<{ readonly clock: number; readonly step: number }> {
-    if (this.clockValue === null) await this.pull({ ...(options.waitTimeoutMs !== undefined && { waitTimeoutMs: options.waitTimeoutMs }) });
-    const source = memorySource(grads);
-    const data = await Promise.all(source.tensors.map((t) => source.read(t.name, 0, t.shape.reduce((a, b) => a * b, 1) * 4)));
+    if (this.clockValue === null || this.params === null) await this.pull({ ...(options.waitTimeoutMs !== undefined && { waitTimeoutMs: options.waitTimeoutMs }) });
+    const data = await this.gradientBytes(grads, this.params!);
     for (;;) {
       const clock = this.clockValue!;
       let res: KvResult;
@@ -121,6 +128,25 @@ export class ParameterWorker {
       if (res.reason !== 'param_wait') throw refusal(`push of worker ${this.id} to ${this.model}`, res);
       await this.pull(options.waitTimeoutMs !== undefined ? { waitTimeoutMs: options.waitTimeoutMs } : {});
     }
+  }
+
+  /** The gradients' bytes in parameter order, each checked against its parameter. */
+  private gradientBytes(grads: TensorsInput, params: NonNullable<ParameterWorker['params']>): Promise<Uint8Array[]> {
+    const source = memorySource(grads);
+    const given = new Map(source.tensors.map((t) => [t.name, t]));
+    const bad = (why: string) => new TesseraError('INVALID_ARGUMENT', `push of worker ${this.id} to ${this.model}: ${why}`);
+    for (const name of given.keys()) if (!params.some((p) => p.name === name)) throw bad(`there is no parameter ${JSON.stringify(name)}`);
+    return Promise.all(
+      params.map((p) => {
+        const t = given.get(p.name);
+        if (t === undefined) throw bad(`no gradient for parameter ${JSON.stringify(p.name)}`);
+        if (t.dtype !== 'F32') throw bad(`the gradient of ${JSON.stringify(p.name)} is ${t.dtype}; gradients are F32`);
+        if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
+          throw bad(`the gradient of ${JSON.stringify(p.name)} has shape [${t.shape.join(', ')}], the parameter [${p.shape.join(', ')}]`);
+        }
+        return source.read(p.name, 0, byteLength('F32', p.shape));
+      }),
+    );
   }
 }
 

@@ -23,11 +23,15 @@ export interface TensorSource {
 export type TensorsInput = ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>> | Iterable<readonly [string, Tensor]>;
 
 export function memorySource(input: TensorsInput): TensorSource {
+  if (typeof input !== 'object' || input === null) {
+    throw new TesseraError('INVALID_ARGUMENT', `tensors must be a Map, an iterable of [name, tensor] pairs or an object, got ${input === null ? 'null' : typeof input}`);
+  }
   const pairs: (readonly [string, Tensor])[] =
     input instanceof Map ? [...input.entries()] : Symbol.iterator in Object(input) ? [...(input as Iterable<readonly [string, Tensor]>)] : Object.entries(input as Record<string, Tensor>);
   const byName = new Map<string, Tensor>();
   for (const [name, t] of pairs) {
     if (byName.has(name)) throw new TesseraError('INVALID_ARGUMENT', `tensor ${JSON.stringify(name)} is given twice`);
+    if (typeof t !== 'object' || t === null) throw new TesseraError('INVALID_ARGUMENT', `tensor ${JSON.stringify(name)} is not a tensor ({ dtype, shape, data })`);
     if (!isDtype(t.dtype)) throw new TesseraError('INVALID_ARGUMENT', `tensor ${name}: unknown dtype ${String(t.dtype)}`);
     const want = byteLength(t.dtype, t.shape);
     if (!(t.data instanceof Uint8Array) || t.data.length !== want) {

@@ -14,7 +14,7 @@ import { TesseraError } from '../errors.ts';
 import { refusal, timeoutOnly } from './answers.ts';
 import { decodeHead, decodeStoredVersion, headKey, validateModelName, validateVersion, versionKey, versionPrefix, type StoredVersion } from '../store/model-keys.ts';
 import { DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES } from '../store/model-limits.ts';
-import { chunkCount, chunkLength, metadataEntries, tensorByteLength, type ManifestTensor, type ModelManifest } from '../store/model-manifest.ts';
+import { chunkCount, chunkLength, metadataEntries, tensorByteLength, validateManifestLayout, type ManifestTensor, type ModelManifest } from '../store/model-manifest.ts';
 import { bytesEqual } from '../util/bytes.ts';
 import { forEachConcurrent } from '../util/pool.ts';
 import { bytesPerElement } from './dtype.ts';
@@ -92,8 +92,8 @@ export interface ModelVersion {
 export class TensorStore {
   constructor(private readonly kv: TensorClient) {}
 
-  /** Saves tensors given in memory as a new version. */
-  save(model: string, tensors: TensorsInput, options: SaveOptions = {}): Promise<SaveResult> {
+  /** Saves tensors given in memory as a new version. Bad input rejects, as every failure does. */
+  async save(model: string, tensors: TensorsInput, options: SaveOptions = {}): Promise<SaveResult> {
     return this.saveFrom(model, memorySource(tensors), options);
   }
 
@@ -104,6 +104,9 @@ export class TensorStore {
     if (!Number.isSafeInteger(chunkTarget) || chunkTarget < 8 || chunkTarget > MAX_CHUNK_BYTES) {
       throw new TesseraError('INVALID_ARGUMENT', `chunkBytes must be 8..${MAX_CHUNK_BYTES}, got ${chunkTarget}`);
     }
+    const metadata = metadataEntries(options.metadata);
+    // Everything but the chunks is known now: a bad name, shape or metadata uploads nothing.
+    validateManifestLayout(source.tensors, metadata);
     const rw = timeoutOnly(options);
     // Chunks of the current head are stored and stay so while it exists: no need to send them.
     const head = await this.headVersion(model, { ...rw, consistency: 'linearizable' });
@@ -149,7 +152,7 @@ export class TensorStore {
     });
     const manifest: ModelManifest = {
       tensors: plan.map((p, t): ManifestTensor => ({ name: p.spec.name, dtype: p.spec.dtype, shape: p.spec.shape, chunkBytes: p.chunkBytes, chunks: hashes[t]! })),
-      metadata: metadataEntries(options.metadata),
+      metadata,
     };
     for (let round = 1; ; round++) {
       const res = await this.kv.modelCommand({ op: 'commitVersion', model, expectedHead: options.expectedHead ?? null, manifest }, rw);

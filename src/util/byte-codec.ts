@@ -7,7 +7,7 @@
 import { TesseraError, type TesseraErrorCode } from '../errors.ts';
 import { copyBytes, unpooledCopy } from './alloc.ts';
 import { assert } from './assert.ts';
-import { fromUtf8, utf8 } from './bytes.ts';
+import { fromUtf8, isWellFormed, utf8 } from './bytes.ts';
 
 /**
  * Scratch buffers that writers borrow and return at finish(), so an encode costs one allocation
@@ -78,8 +78,13 @@ export class ByteWriter {
     return this.raw(b);
   }
 
-  /** Length-prefixed UTF-8. */
+  /**
+   * Length-prefixed UTF-8. INVALID_ARGUMENT for a string with a lone surrogate: UTF-8 would hold
+   * U+FFFD instead, so what is decoded would differ from what was checked before encoding (two
+   * distinct names could become one).
+   */
   string(s: string): this {
+    if (!isWellFormed(s)) throw new TesseraError('INVALID_ARGUMENT', `${JSON.stringify(s.slice(0, 64))} has a lone surrogate, which UTF-8 cannot encode`);
     return this.bytes(utf8(s));
   }
 

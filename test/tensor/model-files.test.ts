@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { isTesseraError } from '../../src/errors.ts';
 import { exportSafetensors, importSafetensors, importTfjsWeights } from '../../src/tensor/model-files.ts';
 import { openSafetensors } from '../../src/tensor/safetensors-reader.ts';
+import { writeSafetensors } from '../../src/tensor/safetensors-writer.ts';
 import type { Tensor } from '../../src/tensor/tensor.ts';
 import { TensorStore } from '../../src/tensor/tensor-store.ts';
 import { pattern } from './fixtures.ts';
@@ -57,6 +58,30 @@ describe('model files', () => {
     const again = path.join(dir, 'again.safetensors');
     await exportSafetensors(store, 'copy', again);
     expect(fs.readFileSync(again).equals(fs.readFileSync(file))).toBe(true);
+  });
+
+  it('keeps a "__proto__" metadata key, and refuses names UTF-8 cannot hold before anything is written', async () => {
+    const cluster = await startCluster();
+    const store = new TensorStore(cluster.client());
+    const file = path.join(tempDir(), 'proto.safetensors');
+    const tensor = { name: 'w', dtype: 'F32' as const, shape: [1], bytes: () => Promise.resolve(pattern(4, 1)) };
+    await writeSafetensors(file, [tensor], JSON.parse('{"__proto__": "x", "ok": "y"}') as Record<string, string>);
+    await importSafetensors(store, 'proto', file);
+    const loaded = await store.load('proto');
+    expect(Object.entries(loaded.metadata)).toEqual([['__proto__', 'x'], ['ok', 'y']]);
+    // A lone surrogate: 'w\ud800' and 'w\udc00' would both be stored as 'w\ufffd'. This used
+    // to pass the check on the names as given and stop every replica at the check on the stored ones.
+    const t = { dtype: 'F32' as const, shape: [1], data: pattern(4, 2) };
+    for (const bad of [{ 'w\ud800': t, 'w\udc00': t }, { 'w\ud800': t }] as Record<string, Tensor>[]) {
+      await expect(store.save('sur', bad)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    }
+    await expect(store.save('sur', { w: t }, { metadata: { 'k\ud800': 'a' } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(store.save('sur', { w: t }, { metadata: { k: 'v\udc00' } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    // Inputs of the wrong kind get the same typed error, not a TypeError.
+    await expect(store.save('sur', null as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(store.save('sur', { w: null } as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(store.save('sur', { w: t }, { metadata: null as never })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect((await store.save('sur', { w: t })).version).toBe(1);
   });
 
   it('exports and imports a sharded checkpoint (model-0000i-of-0000n + index)', async () => {

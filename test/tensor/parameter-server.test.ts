@@ -87,5 +87,31 @@ describe('ParameterServer', () => {
     expect(await code(ps.worker('lin', 0).push({ w: vec(1, 2) }, { lr: 1 }))).toBe('INVALID_ARGUMENT');
     expect(await code(ps.worker('lin', 5).pull())).toBe('INVALID_ARGUMENT');
     expect(await code(ps.pull('none'))).toBe('NOT_FOUND');
+    // Names that differ only in a lone surrogate would encode alike; once applied, such a
+    // command stopped every replica. Refused before it is proposed.
+    expect(await code(ps.init('sur', { 'a\ud800': vec(1), 'a\udc00': vec(1) }, { mode: 'asp', workers: 1 }))).toBe('INVALID_ARGUMENT');
+  });
+
+  it('matches gradients to parameters by name, and refuses any that does not fit its parameter', async () => {
+    const cluster = await startCluster();
+    const ps = new ParameterServer(cluster.client());
+    await ps.init('two', { a: vec(1, 1), b: vec(10, 10) }, { mode: 'asp', workers: 1 });
+    const w = ps.worker('two', 0);
+    // Given in the other order, each still lands on its own parameter.
+    await w.push({ b: vec(1, 1), a: vec(100, 100) }, { lr: 1 });
+    let snap = await ps.pull('two');
+    expect(values(snap.tensors.get('a') as never)).toEqual([-99, -99]);
+    expect(values(snap.tensors.get('b') as never)).toEqual([9, 9]);
+    const message = (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => (isTesseraError(e, 'INVALID_ARGUMENT') ? e.message : String(e)));
+    expect(await message(w.push({ a: vec(0, 0), b: vec(0, 0), x: vec(0, 0) }, { lr: 1 }))).toMatch(/no parameter "x"/);
+    expect(await message(w.push({ a: vec(0, 0) }, { lr: 1 }))).toMatch(/no gradient for parameter "b"/);
+    expect(await message(w.push({ a: fromTypedArray('F64', [2], [1, 1]), b: vec(0, 0) }, { lr: 1 }))).toMatch(/gradient of "a" is F64/);
+    expect(await message(w.push({ a: fromTypedArray('F32', [1, 2], [1, 1]), b: vec(0, 0) }, { lr: 1 }))).toMatch(/shape \[1, 2\], the parameter \[2\]/);
+    // A finite double that is no float32: refused as the replicas would decode it (this used to stop them all).
+    expect(await message(w.push({ a: vec(0, 0), b: vec(0, 0) }, { lr: 1e39 }))).toMatch(/finite float32/);
+    snap = await ps.pull('two');
+    expect(snap.step).toBe(1);
+    await w.push({ a: vec(1, 1), b: vec(1, 1) }, { lr: 1 });
+    expect((await ps.pull('two')).step).toBe(2);
   });
 });
