@@ -22,7 +22,7 @@ import { InProcessNetwork } from '../net/in-process-transport.ts';
 import type { NodeId } from '../raft/types.ts';
 import { makeDataDirectory } from '../store/lmdb-env.ts';
 import { checkClusterId } from '../util/cluster-id.ts';
-import { checkClusterManifest, readClusterManifest, writeClusterManifest } from './identity.ts';
+import { checkClusterManifest, readClusterManifest, refuseOtherKind, writeClusterManifest } from './identity.ts';
 import { LocalEndpoint } from './local-endpoint.ts';
 import { Node } from './node.ts';
 import { checkTuning, DEFAULT_TUNING, maxElectionTimeoutMs, type NodeTuning } from './tuning.ts';
@@ -82,6 +82,7 @@ export class Cluster {
     if (options.clusterId !== undefined) checkClusterId(options.clusterId);
     checkTuning(options);
     makeDataDirectory(dir);
+    refuseOtherKind(dir, 'cluster');
     const manifest = readClusterManifest(dir);
     if (manifest) checkClusterManifest(dir, manifest, { nodes, ...(options.clusterId !== undefined && { clusterId: options.clusterId }) });
     const clusterId = manifest?.clusterId ?? options.clusterId ?? randomUUID();

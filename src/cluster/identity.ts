@@ -23,6 +23,13 @@ export interface ClusterManifest {
 export interface NodeIdentity {
   readonly clusterId: string;
   readonly nodeId: number;
+  /**
+   * The voters the node was created with, sorted. Raft takes its initial membership from the
+   * options of every start; a node restarted with other peers (say, alone) would elect itself
+   * and accept writes the real cluster never sees. Absent in directories of earlier versions,
+   * which get it on their next open.
+   */
+  readonly voters?: readonly number[];
 }
 
 /** The manifest of the cluster in `dir`, or null if none was ever written there. */
@@ -57,22 +64,42 @@ export function readNodeIdentity(dir: string): NodeIdentity | null {
   const file = path.join(dir, NODE_FILE);
   const raw = readJson(file);
   if (raw === null) return null;
-  const { clusterId, nodeId } = raw as Partial<Record<string, unknown>>;
-  if (typeof clusterId !== 'string' || !Number.isSafeInteger(nodeId)) throw new TesseraError('CORRUPTION', `${file} is not a node identity`);
-  return { clusterId, nodeId: nodeId as number };
+  const { clusterId, nodeId, voters } = raw as Partial<Record<string, unknown>>;
+  const votersOk = voters === undefined || (Array.isArray(voters) && voters.every((v) => Number.isSafeInteger(v) && v > 0));
+  if (typeof clusterId !== 'string' || !Number.isSafeInteger(nodeId) || !votersOk) throw new TesseraError('CORRUPTION', `${file} is not a node identity`);
+  return { clusterId, nodeId: nodeId as number, ...(voters !== undefined && { voters: voters as number[] }) };
 }
 
 export function writeNodeIdentity(dir: string, id: NodeIdentity): void {
-  writeFileAtomic(path.join(dir, NODE_FILE), `${JSON.stringify({ format: FORMAT, clusterId: id.clusterId, nodeId: id.nodeId })}\n`);
+  const voters = id.voters === undefined ? {} : { voters: [...id.voters].sort((a, b) => a - b) };
+  writeFileAtomic(path.join(dir, NODE_FILE), `${JSON.stringify({ format: FORMAT, clusterId: id.clusterId, nodeId: id.nodeId, ...voters })}\n`);
 }
 
+/** Throws IDENTITY_MISMATCH unless `have` is this node of this cluster, with these voters if it recorded them. */
 export function checkNodeIdentity(dir: string, have: NodeIdentity, want: NodeIdentity): void {
-  if (have.clusterId === want.clusterId && have.nodeId === want.nodeId) return;
-  throw new TesseraError(
-    'IDENTITY_MISMATCH',
-    `${path.resolve(dir)} belongs to node ${have.nodeId} of cluster ${JSON.stringify(have.clusterId)}, ` +
-      `not to node ${want.nodeId} of cluster ${JSON.stringify(want.clusterId)}`,
-  );
+  const where = path.resolve(dir);
+  if (have.clusterId !== want.clusterId || have.nodeId !== want.nodeId) {
+    throw new TesseraError(
+      'IDENTITY_MISMATCH',
+      `${where} belongs to node ${have.nodeId} of cluster ${JSON.stringify(have.clusterId)}, ` +
+        `not to node ${want.nodeId} of cluster ${JSON.stringify(want.clusterId)}`,
+    );
+  }
+  if (have.voters === undefined || want.voters === undefined) return;
+  const a = [...have.voters].sort((x, y) => x - y);
+  const b = [...want.voters].sort((x, y) => x - y);
+  if (a.length !== b.length || a.some((v, i) => v !== b[i])) {
+    throw new TesseraError('IDENTITY_MISMATCH', `${where} is a node of a cluster of nodes ${a.join(', ')}, not of nodes ${b.join(', ')} (membership cannot change yet)`);
+  }
+}
+
+/** IDENTITY_MISMATCH if `dir` holds the other kind of directory (a cluster's, when a node's is wanted, or the reverse). */
+export function refuseOtherKind(dir: string, want: 'cluster' | 'node'): void {
+  const other = want === 'cluster' ? NODE_FILE : CLUSTER_FILE;
+  if (fs.existsSync(path.join(dir, other))) {
+    const what = want === 'cluster' ? "a single node's directory (it has node.json)" : "an in-process cluster's directory (it has cluster.json)";
+    throw new TesseraError('IDENTITY_MISMATCH', `${path.resolve(dir)} is ${what}, not a ${want}'s`);
+  }
 }
 
 function readJson(file: string): unknown {

@@ -22,7 +22,7 @@ import { makeDataDirectory } from '../store/lmdb-env.ts';
 import { LmdbKvStateMachine } from '../store/lmdb-kv.ts';
 import { LmdbLogStore } from '../store/lmdb-log-store.ts';
 import { checkClusterId } from '../util/cluster-id.ts';
-import { checkNodeIdentity, readNodeIdentity, writeNodeIdentity } from './identity.ts';
+import { checkNodeIdentity, readNodeIdentity, refuseOtherKind, writeNodeIdentity } from './identity.ts';
 import { checkTuning, DEFAULT_TUNING, raftOptions, type NodeTuning } from './tuning.ts';
 
 export interface NodeOptions extends NodeTuning {
@@ -75,13 +75,15 @@ export class Node {
     for (const v of voters) if (!Number.isSafeInteger(v) || v < 1) throw new TesseraError('INVALID_ARGUMENT', `bad peer id ${v}`);
 
     makeDataDirectory(dir);
+    refuseOtherKind(dir, 'node');
+    const identity = { clusterId, nodeId: id, voters };
     const recorded = readNodeIdentity(dir);
-    if (recorded) checkNodeIdentity(dir, recorded, { clusterId, nodeId: id });
+    if (recorded) checkNodeIdentity(dir, recorded, identity);
     const logStore = LmdbLogStore.open(path.join(dir, 'log'), { clusterId, nodeId: id, asyncCommits: true });
     let stateMachine: LmdbKvStateMachine | null = null;
     let registered = false;
     try {
-      if (!recorded) writeNodeIdentity(dir, { clusterId, nodeId: id });
+      if (!recorded?.voters) writeNodeIdentity(dir, identity);
       stateMachine = LmdbKvStateMachine.open(path.join(dir, 'state'), {
         asyncCommits: true,
         lazyMetaSync: true,

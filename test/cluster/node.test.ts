@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Cluster } from '../../src/cluster/cluster.ts';
 import { Node } from '../../src/cluster/node.ts';
 import { isTesseraError } from '../../src/errors.ts';
 import { InProcessNetwork } from '../../src/net/in-process-transport.ts';
@@ -66,6 +67,34 @@ describe('Node', () => {
     }
     // The directory was left as it was: the rightful owner still opens it.
     await (await single(dir, { id: 1, clusterId: 'alpha' })).close();
+  });
+
+  it('refuses to restart with other peers: a node restarted alone would elect itself and split the cluster', async () => {
+    const dir = tempDir();
+    const open3 = (peers: number[]) => Node.open({ id: 3, dir, peers, transport: new InProcessNetwork(), clusterId: 'c', ...FAST });
+    await (await open3([1, 2])).close();
+    for (const peers of [[], [1], [1, 2, 4]]) {
+      const err = await open3(peers).then((n) => n.close().then(() => 'opened'), (e: unknown) => e);
+      expect(isTesseraError(err, 'IDENTITY_MISMATCH'), String(err)).toBe(true);
+      expect((err as Error).message).toMatch(/a cluster of nodes 1, 2, 3, not of nodes/);
+    }
+    await (await open3([2, 1, 3])).close(); // the same voters, in any order, with itself or not
+    // A node.json of an earlier version has no voters: it is trusted once, then recorded.
+    fs.writeFileSync(path.join(dir, 'node.json'), `${JSON.stringify({ format: 1, clusterId: 'c', nodeId: 3 })}\n`);
+    await (await open3([1, 2])).close();
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'node.json'), 'utf8'))).toMatchObject({ voters: [1, 2, 3] });
+    await expect(open3([1])).rejects.toMatchObject({ code: 'IDENTITY_MISMATCH' });
+  });
+
+  it("refuses an in-process cluster's directory, and Cluster.start refuses a node's", async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'cluster.json'), '{}');
+    await expect(single(dir)).rejects.toMatchObject({ code: 'IDENTITY_MISMATCH', message: expect.stringMatching(/cluster's directory/) });
+    expect(fs.existsSync(path.join(dir, 'log'))).toBe(false);
+    const nodeDir = tempDir();
+    await (await single(nodeDir)).close();
+    await expect(Cluster.start({ nodes: 1, dir: nodeDir, ...FAST })).rejects.toMatchObject({ code: 'IDENTITY_MISMATCH', message: expect.stringMatching(/single node's directory/) });
+    expect(fs.existsSync(path.join(nodeDir, 'cluster.json'))).toBe(false);
   });
 
   it('maps the log store identity check to IDENTITY_MISMATCH too (node.json missing)', async () => {
