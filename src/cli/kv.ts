@@ -50,6 +50,8 @@ options:
 
 /** The positional arguments each command requires. */
 const ARGS: Readonly<Record<KvCommand, readonly string[]>> = { put: ['KEY', 'VALUE'], get: ['KEY'], del: ['KEY'], range: [], watch: [], status: [] };
+/** The most it takes: one more would be dropped (`put k hello world` would store "hello"). */
+const MAX_ARGS: Readonly<Record<KvCommand, number>> = { put: 2, get: 1, del: 1, range: 1, watch: 1, status: 0 };
 
 class UsageError extends Error {}
 
@@ -70,27 +72,29 @@ export async function run(command: KvCommand): Promise<void> {
 }
 
 async function main(command: KvCommand): Promise<number> {
-  const { values: o, positionals } = parseArgs({
-    allowPositionals: true,
-    strict: true,
-    options: {
-      endpoints: { type: 'string' },
-      'secret-file': { type: 'string' },
-      'cluster-id': { type: 'string' },
-      'tls-ca': { type: 'string' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-      'timeout-ms': { type: 'string' },
-      consistency: { type: 'string' },
-      end: { type: 'string' },
-      limit: { type: 'string' },
-      'keys-only': { type: 'boolean', default: false },
-      exact: { type: 'boolean', default: false },
-      'from-revision': { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-  });
+  const { values: o, positionals } = usage(() =>
+    parseArgs({
+      allowPositionals: true,
+      strict: true,
+      options: {
+        endpoints: { type: 'string' },
+        'secret-file': { type: 'string' },
+        'cluster-id': { type: 'string' },
+        'tls-ca': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'timeout-ms': { type: 'string' },
+        consistency: { type: 'string' },
+        end: { type: 'string' },
+        limit: { type: 'string' },
+        'keys-only': { type: 'boolean', default: false },
+        exact: { type: 'boolean', default: false },
+        'from-revision': { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+    }),
+  );
   if (o.help) {
     console.log(USAGE);
     return 0;
@@ -105,6 +109,10 @@ async function main(command: KvCommand): Promise<number> {
     return v;
   };
   ARGS[command].forEach((what, i) => arg(i, what)); // before connecting: a usage error costs nothing
+  if (positionals.length > MAX_ARGS[command]) {
+    const extra = JSON.stringify(positionals[MAX_ARGS[command]]);
+    throw new UsageError(`unexpected argument ${extra}${command === 'put' ? ' (quote a VALUE that has spaces)' : ''}`);
+  }
   const timeoutMs = optionalInt(o['timeout-ms'], '--timeout-ms');
   const consistency = o.consistency as Consistency | undefined;
   const tls = tlsPaths({
@@ -183,6 +191,15 @@ async function status(kv: RemoteClient, json: boolean): Promise<number> {
   if (json) console.log(JSON.stringify({ summary, nodes: results.map((r) => ({ ...r, error: r.error?.message ?? null })) }, null, 2));
   else console.log(formatStatus(summary));
   return summary.leader === 0 ? 1 : 0;
+}
+
+/** parseArgs' own errors (an unknown option, a missing value) are usage errors: exit 2. */
+function usage<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 function optionalInt(v: string | undefined, what: string): number | undefined {

@@ -26,42 +26,70 @@ const USAGE = `usage: tessera model <command> [options]
   rm <model> --version N     delete a version (its chunks are freed unless another version uses them)
 options: --dir DIR (default ./data)  --nodes N (default 3)  --version N  --shard-mb M`;
 
-const { values: opts, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    dir: { type: 'string', default: './data' },
-    nodes: { type: 'string', default: '3' },
-    version: { type: 'string' },
-    'shard-mb': { type: 'string' },
-    help: { type: 'boolean', default: false },
-  },
-});
+/** The arguments each command takes after its name; all are required. */
+const ARGS: Readonly<Record<string, readonly string[]>> = { import: ['<model>', '<file>'], export: ['<model>', '<out>'], ls: [], info: ['<model>'], rm: ['<model>'] };
+
+/** Bad usage: one line and the usage text, exit 2, before any cluster is started. */
+function usageExit(message: string): never {
+  console.error(`tessera model${positionals[0] === undefined ? '' : ` ${positionals[0]}`}: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+function parseFlags() {
+  return parseArgs({
+    allowPositionals: true,
+    options: {
+      dir: { type: 'string', default: './data' },
+      nodes: { type: 'string', default: '3' },
+      version: { type: 'string' },
+      'shard-mb': { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+}
+
+let positionals: string[] = [];
+let parsed: ReturnType<typeof parseFlags>;
+try {
+  parsed = parseFlags();
+} catch (e) {
+  usageExit((e as Error).message);
+}
+const opts = parsed.values;
+positionals = parsed.positionals;
 
 const [command, model, file] = positionals;
 if (opts.help || command === undefined) {
   console.log(USAGE);
   process.exit(opts.help ? 0 : 2);
 }
-
-const need = (v: string | undefined, what: string): string => {
-  if (v === undefined) {
-    console.error(`tessera model ${command}: missing ${what}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  return v;
-};
+const args = ARGS[command];
+if (args === undefined) usageExit(`unknown command ${JSON.stringify(command)}`);
+if (positionals.length - 1 < args.length) usageExit(`missing ${args[positionals.length - 1]}`);
+if (positionals.length - 1 > args.length) usageExit(`unexpected argument ${JSON.stringify(positionals[args.length + 1])}`);
+const need = (v: string | undefined): string => v!; // checked above
 const version = opts.version === undefined ? undefined : Number(opts.version);
+if (version !== undefined && !(Number.isSafeInteger(version) && version > 0)) usageExit(`--version must be a positive integer, got ${JSON.stringify(opts.version)}`);
+if (command === 'rm' && version === undefined) usageExit('missing --version');
+const shardMb = opts['shard-mb'] === undefined ? undefined : Number(opts['shard-mb']);
+if (shardMb !== undefined && !(shardMb > 0)) usageExit(`--shard-mb must be a positive number, got ${JSON.stringify(opts['shard-mb'])}`);
 
-fs.mkdirSync(opts.dir, { recursive: true });
-// All nodes live in this short-lived process, so a fast election clock costs nothing.
-const cluster = await Cluster.start({ nodes: Number(opts.nodes), dir: opts.dir, tickMs: 20 });
+let cluster: Cluster;
+try {
+  // All nodes live in this short-lived process, so a fast election clock costs nothing.
+  cluster = await Cluster.start({ nodes: Number(opts.nodes), dir: opts.dir, tickMs: 20 });
+} catch (e) {
+  if (isTesseraError(e, 'INVALID_ARGUMENT')) usageExit(withoutCode(e));
+  console.error(`tessera model ${command}: ${messageOf(e)}`);
+  process.exit(1);
+}
 const kv = cluster.client();
 const store = new TensorStore(kv);
 try {
   switch (command) {
     case 'import': {
-      const name = need(model, '<model>');
-      const src = need(file, '<file>');
+      const name = need(model);
+      const src = need(file);
       const saved = await withProgress('import', (onProgress) =>
         src.endsWith('.json') && !src.endsWith('.index.json') ? importTfjsWeights(store, name, src, { onProgress }) : importSafetensors(store, name, src, { onProgress }),
       );
@@ -69,9 +97,8 @@ try {
       break;
     }
     case 'export': {
-      const name = need(model, '<model>');
-      const out = need(file, '<out>');
-      const shardMb = opts['shard-mb'] === undefined ? undefined : Number(opts['shard-mb']);
+      const name = need(model);
+      const out = need(file);
       if (shardMb !== undefined) fs.mkdirSync(out, { recursive: true });
       const res = await withProgress('export', (onProgress) =>
         exportSafetensors(store, name, out, { onProgress, ...(version !== undefined && { version }), ...(shardMb !== undefined && { maxShardBytes: Math.round(shardMb * 1024 * 1024) }) }),
@@ -86,24 +113,30 @@ try {
       }
       break;
     case 'info':
-      console.log(JSON.stringify(await store.info(need(model, '<model>')), null, 2));
+      console.log(JSON.stringify(await store.info(need(model)), null, 2));
       break;
     case 'rm': {
-      if (version === undefined) need(undefined, '--version');
-      const head = await store.deleteVersion(need(model, '<model>'), version!);
+      const head = await store.deleteVersion(need(model), version!);
       console.log(`deleted ${model} version ${version}; head is now ${head === 0 ? 'none' : `version ${head}`}`);
       break;
     }
-    default:
-      console.error(`unknown command ${command}\n\n${USAGE}`);
-      process.exitCode = 2;
   }
 } catch (e) {
-  console.error(isTesseraError(e) ? e.message : e);
+  console.error(`tessera model ${command}: ${messageOf(e)}`);
   process.exitCode = 1;
 } finally {
   await kv.close();
   await cluster.close();
+}
+
+/** An error's message (a TesseraError's starts with its code), never its stack. */
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** For usage errors: the message without the code, as the line already says what is wrong. */
+function withoutCode(e: unknown): string {
+  return messageOf(e).replace(/^[A-Z_]+: /, '');
 }
 
 async function withProgress<T>(what: string, run: (onProgress: (done: number, total: number) => void) => Promise<T>): Promise<T> {

@@ -40,27 +40,48 @@ options:
   --tls-ca FILE           the CA every peer's and client's certificate must chain to (PEM);
                           the three go together; with them nothing is accepted in clear text`;
 
-const { values: flags } = parseArgs({
-  options: {
-    config: { type: 'string' },
-    id: { type: 'string' },
-    listen: { type: 'string' },
-    advertise: { type: 'string' },
-    peers: { type: 'string' },
-    dir: { type: 'string' },
-    'secret-file': { type: 'string' },
-    'cluster-id': { type: 'string' },
-    'tick-ms': { type: 'string' },
-    'election-tick': { type: 'string' },
-    'lease-drift': { type: 'string' },
-    'log-level': { type: 'string' },
-    'tls-cert': { type: 'string' },
-    'tls-key': { type: 'string' },
-    'tls-ca': { type: 'string' },
-    help: { type: 'boolean', default: false },
-  },
-  strict: true,
-});
+/** Bad usage: one line and the usage text on stderr, exit 2 (never a stack trace). */
+function usageError(e: unknown): never {
+  console.error(`tessera serve: ${withoutCode(e)}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+/** A TesseraError's message without its leading code: the line already says what failed. */
+function withoutCode(e: unknown): string {
+  return isTesseraError(e) ? e.message.replace(/^[A-Z_]+: /, '') : e instanceof Error ? e.message : String(e);
+}
+
+let parsed: ReturnType<typeof parseFlags>;
+try {
+  parsed = parseFlags();
+} catch (e) {
+  usageError(e);
+}
+const flags = parsed.values;
+
+function parseFlags() {
+  return parseArgs({
+    options: {
+      config: { type: 'string' },
+      id: { type: 'string' },
+      listen: { type: 'string' },
+      advertise: { type: 'string' },
+      peers: { type: 'string' },
+      dir: { type: 'string' },
+      'secret-file': { type: 'string' },
+      'cluster-id': { type: 'string' },
+      'tick-ms': { type: 'string' },
+      'election-tick': { type: 'string' },
+      'lease-drift': { type: 'string' },
+      'log-level': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-ca': { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+}
 
 if (flags.help) {
   console.log(USAGE);
@@ -91,8 +112,7 @@ try {
   secret = readSecretFile(config.secretFile);
   tls = config.tls && readTlsFiles(config.tls);
 } catch (e) {
-  console.error(`tessera serve: ${isTesseraError(e) ? e.message.replace(/^INVALID_ARGUMENT: /, '') : String(e)}\n\n${USAGE}`);
-  process.exit(2);
+  usageError(e);
 }
 
 const log = jsonLinesLogger({ level: config.logLevel });
@@ -141,6 +161,8 @@ try {
   });
 } catch (e) {
   log('error', 'failed to start', { error: e });
+  // Options the config checks could not see (Raft's, say) are still bad usage.
+  if (isTesseraError(e, 'INVALID_ARGUMENT')) usageError(e);
   console.error(`tessera serve: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);
 }

@@ -57,6 +57,10 @@ export async function connect(options: ConnectOptions): Promise<RemoteClient> {
   const { endpoints, secret: secretIn, clusterId = DEFAULT_CLUSTER_ID, connectTimeoutMs = HANDSHAKE_TIMEOUT_MS, discover = true, onConnection, tls, ...clientOptions } = options;
   const targets = endpoints.map(toNamed);
   if (targets.length === 0) throw new TesseraError('INVALID_ARGUMENT', 'connect: no endpoints');
+  // A copy of bytes, never `new Uint8Array(n)` of a number: that would be n zero bytes.
+  if (typeof secretIn !== 'string' && !(secretIn instanceof Uint8Array)) {
+    throw new TesseraError('INVALID_ARGUMENT', `the cluster secret must be a string or a Uint8Array, got ${secretIn === null ? 'null' : typeof secretIn}`);
+  }
   const secret = typeof secretIn === 'string' ? new TextEncoder().encode(secretIn) : new Uint8Array(secretIn);
   if (secret.byteLength < MIN_SECRET_BYTES) throw new TesseraError('INVALID_ARGUMENT', `the cluster secret must have at least ${MIN_SECRET_BYTES} bytes`);
   if (tls !== undefined) checkTlsOptions(tls, 'connect: tls');
@@ -113,6 +117,10 @@ export async function connect(options: ConnectOptions): Promise<RemoteClient> {
 
 function toNamed(e: ConnectOptions['endpoints'][number]): NamedAddress {
   if (typeof e === 'string') return parseNamedAddress(e);
+  if (typeof e !== 'object' || e === null || typeof e.host !== 'string' || !Number.isInteger(e.port) || e.port < 1 || e.port > 65535) {
+    throw new TesseraError('INVALID_ARGUMENT', `connect: an endpoint is "host:port" or { host, port } with a port in 1..65535, got ${JSON.stringify(e)}`);
+  }
+  if (e.id !== undefined && !(Number.isSafeInteger(e.id) && e.id > 0)) throw new TesseraError('INVALID_ARGUMENT', `connect: endpoint id must be a positive integer, got ${String(e.id)}`);
   return { id: e.id, address: { host: e.host, port: e.port } };
 }
 

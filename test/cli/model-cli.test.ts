@@ -31,3 +31,33 @@ it('imports, exports, lists, inspects and deletes models', () => {
   expect(tessera('import', 'bad', path.join(dir, 'bad.safetensors'))).toMatchObject({ code: 1, err: expect.stringContaining('INVALID_FORMAT') });
   expect(tessera('frobnicate').code).toBe(2);
 }, 120_000);
+
+it('bad usage is one line and exit 2, a failure one line and exit 1: never a stack trace', () => {
+  const cases: [string[], number, RegExp][] = [
+    [['ls', '--bogus'], 2, /Unknown option '--bogus'/],
+    [['ls', '--nodes', 'abc'], 2, /nodes must be an integer/],
+    [['info'], 2, /missing <model>/],
+    [['info', 'a', 'b'], 2, /unexpected argument "b"/],
+    [['rm', 'a', '--version', '0'], 2, /--version must be a positive integer/],
+    [['rm', 'a'], 2, /missing --version/],
+    [['import', 'x', path.join(dir, 'missing.safetensors')], 1, /ENOENT/],
+    [['ls', '--nodes', '5'], 1, /IDENTITY_MISMATCH/],
+  ];
+  for (const [args, code, message] of cases) {
+    const r = tessera(...args);
+    expect(r.code, `${args.join(' ')}: ${r.err}`).toBe(code);
+    expect(r.err.split('\n')[0]).toMatch(message);
+    expect(r.err).not.toMatch(/^\s+at /m);
+  }
+}, 120_000);
+
+it('tessera put/get refuse extra arguments and unknown options before connecting (exit 2)', () => {
+  const kv = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args, '--endpoints', '127.0.0.1:1', '--secret-file', path.join(dir, 'none')], { encoding: 'utf8', timeout: 30_000 });
+  const extra = kv('put', 'k', 'hello', 'world');
+  expect(extra.status).toBe(2);
+  expect(extra.stderr).toMatch(/unexpected argument "world" \(quote a VALUE that has spaces\)/);
+  const unknown = kv('get', 'k', '--bogus');
+  expect(unknown.status).toBe(2);
+  expect(unknown.stderr).not.toMatch(/^\s+at /m);
+  expect(kv('put', 'k', '-5').status).toBe(2);
+});
