@@ -107,6 +107,9 @@ export class TensorStore {
     const metadata = metadataEntries(options.metadata);
     // Everything but the chunks is known now: a bad name, shape or metadata uploads nothing.
     validateManifestLayout(source.tensors, metadata);
+    if (options.expectedHead !== undefined && !(Number.isSafeInteger(options.expectedHead) && options.expectedHead >= 0)) {
+      throw new TesseraError('INVALID_ARGUMENT', `expectedHead must be an integer >= 0 (0: no version yet), got ${String(options.expectedHead)}`);
+    }
     const rw = timeoutOnly(options);
     // Chunks of the current head are stored and stay so while it exists: no need to send them.
     const head = await this.headVersion(model, { ...rw, consistency: 'linearizable' });
@@ -180,6 +183,7 @@ export class TensorStore {
   async load(model: string, options: LoadOptions = {}): Promise<LoadedModel> {
     validateModelName(model);
     const read: TensorReadOptions = { consistency: options.consistency ?? 'linearizable', ...pick(options) };
+    if (options.version !== undefined) validateVersion(options.version);
     const version = options.version ?? (await this.headVersion(model, read));
     if (version === 0) throw new TesseraError('NOT_FOUND', `model ${model} has no version`);
     const stored = await this.version(model, version, read);
@@ -218,6 +222,7 @@ export class TensorStore {
   async openVersion(model: string, options: TensorReadOptions & { readonly version?: number } = {}): Promise<ModelVersion> {
     validateModelName(model);
     const read: TensorReadOptions = { consistency: options.consistency ?? 'linearizable', ...pick(options) };
+    if (options.version !== undefined) validateVersion(options.version);
     const version = options.version ?? (await this.headVersion(model, read));
     if (version === 0) throw new TesseraError('NOT_FOUND', `model ${model} has no version`);
     const stored = await this.version(model, version, read);

@@ -3,8 +3,11 @@
  * first failure stops new starts and is rethrown once the started ones settle, so nothing runs on
  * after the caller has seen the error.
  */
+import { TesseraError } from '../errors.ts';
+
 export async function forEachConcurrent<T>(items: Iterable<T> | AsyncIterable<T>, concurrency: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
-  if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be an integer >= 1, got ${concurrency}`);
+  // Callers pass their users' `concurrency` option straight through: a typed error, not a RangeError.
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw new TesseraError('INVALID_ARGUMENT', `concurrency must be an integer >= 1, got ${concurrency}`);
   const running = new Set<Promise<void>>();
   let failure: { error: unknown } | null = null;
   let index = 0;

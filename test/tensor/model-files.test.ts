@@ -82,6 +82,11 @@ describe('model files', () => {
     await expect(store.save('sur', { w: null } as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(store.save('sur', { w: t }, { metadata: null as never })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect((await store.save('sur', { w: t })).version).toBe(1);
+    for (const version of [0, -1, 1.5, Number.NaN, '1']) {
+      await expect(store.load('sur', { version: version as never })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    }
+    await expect(store.save('sur', { w: t }, { expectedHead: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(store.save('sur', { w: t }, { concurrency: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
   it('exports and imports a sharded checkpoint (model-0000i-of-0000n + index)', async () => {
