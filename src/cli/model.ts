@@ -67,7 +67,6 @@ const args = ARGS[command];
 if (args === undefined) usageExit(`unknown command ${JSON.stringify(command)}`);
 if (positionals.length - 1 < args.length) usageExit(`missing ${args[positionals.length - 1]}`);
 if (positionals.length - 1 > args.length) usageExit(`unexpected argument ${JSON.stringify(positionals[args.length + 1])}`);
-const need = (v: string | undefined): string => v!; // checked above
 const version = opts.version === undefined ? undefined : Number(opts.version);
 if (version !== undefined && !(Number.isSafeInteger(version) && version > 0)) usageExit(`--version must be a positive integer, got ${JSON.stringify(opts.version)}`);
 if (command === 'rm' && version === undefined) usageExit('missing --version');
@@ -88,8 +87,8 @@ const store = new TensorStore(kv);
 try {
   switch (command) {
     case 'import': {
-      const name = need(model);
-      const src = need(file);
+      const name = model!;
+      const src = file!;
       const saved = await withProgress('import', (onProgress) =>
         src.endsWith('.json') && !src.endsWith('.index.json') ? importTfjsWeights(store, name, src, { onProgress }) : importSafetensors(store, name, src, { onProgress }),
       );
@@ -97,8 +96,8 @@ try {
       break;
     }
     case 'export': {
-      const name = need(model);
-      const out = need(file);
+      const name = model!;
+      const out = file!;
       if (shardMb !== undefined) fs.mkdirSync(out, { recursive: true });
       const res = await withProgress('export', (onProgress) =>
         exportSafetensors(store, name, out, { onProgress, ...(version !== undefined && { version }), ...(shardMb !== undefined && { maxShardBytes: Math.round(shardMb * 1024 * 1024) }) }),
@@ -113,10 +112,10 @@ try {
       }
       break;
     case 'info':
-      console.log(JSON.stringify(await store.info(need(model)), null, 2));
+      console.log(JSON.stringify(await store.info(model!), null, 2));
       break;
     case 'rm': {
-      const head = await store.deleteVersion(need(model), version!);
+      const head = await store.deleteVersion(model!, version!);
       console.log(`deleted ${model} version ${version}; head is now ${head === 0 ? 'none' : `version ${head}`}`);
       break;
     }
