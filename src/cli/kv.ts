@@ -17,6 +17,7 @@ import type { RemoteClient } from '../client/remote-client.ts';
 import type { Consistency } from '../client/types.ts';
 import { isTesseraError } from '../errors.ts';
 import { DEFAULT_CLUSTER_ID } from '../net/tcp/client-protocol.ts';
+import { messageOf } from './error-text.ts';
 import { readSecretFile } from './secret.ts';
 import { readTlsFiles, tlsPaths } from './tls-files.ts';
 import { formatStatus, summarize } from './status-table.ts';
@@ -64,7 +65,7 @@ export async function run(command: KvCommand): Promise<void> {
       console.error(`tessera ${command}: ${e.message}\n\n${USAGE}`);
       code = 2;
     } else {
-      console.error(`tessera ${command}: ${e instanceof Error ? e.message : String(e)}`);
+      console.error(`tessera ${command}: ${messageOf(e)}`);
       code = isTesseraError(e, 'INVALID_ARGUMENT') ? 2 : 1;
     }
   }

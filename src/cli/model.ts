@@ -16,6 +16,7 @@ import { isTesseraError } from '../errors.ts';
 import { decodeHead, MODEL_KEY_PREFIX } from '../store/model-keys.ts';
 import { exportSafetensors, importSafetensors, importTfjsWeights } from '../tensor/model-files.ts';
 import { TensorStore } from '../tensor/tensor-store.ts';
+import { messageOf, withoutCode } from './error-text.ts';
 
 const USAGE = `usage: tessera model <command> [options]
   import <model> <file>      a .safetensors file, a sharded checkpoint (index.json or its directory),
@@ -126,16 +127,6 @@ try {
 } finally {
   await kv.close();
   await cluster.close();
-}
-
-/** An error's message (a TesseraError's starts with its code), never its stack. */
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-/** For usage errors: the message without the code, as the line already says what is wrong. */
-function withoutCode(e: unknown): string {
-  return messageOf(e).replace(/^[A-Z_]+: /, '');
 }
 
 async function withProgress<T>(what: string, run: (onProgress: (done: number, total: number) => void) => Promise<T>): Promise<T> {

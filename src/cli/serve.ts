@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { Server } from '../cluster/server.ts';
 import { jsonLinesLogger } from '../cluster/server-log.ts';
 import { isTesseraError } from '../errors.ts';
+import { messageOf, withoutCode } from './error-text.ts';
 import { resolveServeConfig, type ServeConfig } from './serve-config.ts';
 import { readSecretFile } from './secret.ts';
 import { readTlsFiles } from './tls-files.ts';
@@ -44,11 +45,6 @@ options:
 function usageError(e: unknown): never {
   console.error(`tessera serve: ${withoutCode(e)}\n\n${USAGE}`);
   process.exit(2);
-}
-
-/** A TesseraError's message without its leading code: the line already says what failed. */
-function withoutCode(e: unknown): string {
-  return isTesseraError(e) ? e.message.replace(/^[A-Z_]+: /, '') : e instanceof Error ? e.message : String(e);
 }
 
 let parsed: ReturnType<typeof parseFlags>;
@@ -163,7 +159,7 @@ try {
   log('error', 'failed to start', { error: e });
   // Options the config checks could not see (Raft's, say) are still bad usage.
   if (isTesseraError(e, 'INVALID_ARGUMENT')) usageError(e);
-  console.error(`tessera serve: ${e instanceof Error ? e.message : String(e)}`);
+  console.error(`tessera serve: ${messageOf(e)}`);
   process.exit(1);
 }
 const requested = stopping as { reason: string; code: number } | null;

@@ -283,8 +283,7 @@ export class Client {
 
   /** A read's `node` option: one of this client's nodes (a stopped one is fine: the read fails over). */
   private knownNode(id: NodeId): NodeId {
-    const ids = this.router.ids;
-    if (!ids.includes(id)) throw new TesseraError('INVALID_ARGUMENT', `no node ${String(id)} among this client's nodes (${ids.join(', ')})`);
+    if (!this.router.knows(id)) throw new TesseraError('INVALID_ARGUMENT', `no node ${String(id)} among this client's nodes (${this.router.ids.join(', ')})`);
     return id;
   }
 

@@ -135,7 +135,12 @@ export class Router {
     return 0;
   }
 
-  /** The node ids this router can ask, up or not, in order. */
+  /** Whether `id` is one of the nodes this router can ask, up or not. */
+  knows(id: NodeId): boolean {
+    return this.byId.has(id);
+  }
+
+  /** The node ids this router can ask, in order (for messages). */
   get ids(): readonly NodeId[] {
     return this.order.map((e) => e.id);
   }

@@ -135,7 +135,8 @@ export class ParameterWorker {
     const source = memorySource(grads);
     const given = new Map(source.tensors.map((t) => [t.name, t]));
     const bad = (why: string) => new TesseraError('INVALID_ARGUMENT', `push of worker ${this.id} to ${this.model}: ${why}`);
-    for (const name of given.keys()) if (!params.some((p) => p.name === name)) throw bad(`there is no parameter ${JSON.stringify(name)}`);
+    const known = new Set(params.map((p) => p.name));
+    for (const name of given.keys()) if (!known.has(name)) throw bad(`there is no parameter ${JSON.stringify(name)}`);
     return Promise.all(
       params.map((p) => {
         const t = given.get(p.name);
